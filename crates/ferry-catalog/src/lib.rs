@@ -1,0 +1,27 @@
+//! Ferry's catalog database: the cluster identity and index definitions, on an embedded
+//! SQLite file (single node) or a shared MySQL/MariaDB or PostgreSQL server (cluster).
+//!
+//! - [`DbConfig`] parses `db.yml` and the `FERRY_DB` string (spec/cluster.md §2) into one
+//!   validated type whose password never shows in `Debug`, `Display`, logs or errors.
+//! - [`Catalog::connect`] opens the database and applies this release's versioned
+//!   migrations under the migration lock; [`Catalog`] is one repository API for all three
+//!   dialects.
+//!
+//! Deliberately not here: networking, caching, and deciding what the rows mean (the node
+//! and cluster crates do); reading environment variables (callers pass `FERRY_DB` in).
+
+mod catalog;
+mod cluster;
+mod config;
+mod connect;
+mod error;
+mod ferry_db;
+mod indices;
+mod migrations;
+mod sql;
+mod types;
+
+pub use catalog::Catalog;
+pub use config::{DbConfig, Dialect};
+pub use error::CatalogError;
+pub use types::{ClusterIdentity, IndexRecord, IndexState};

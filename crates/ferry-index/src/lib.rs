@@ -1,0 +1,40 @@
+//! Ferry's shard engine.
+//!
+//! An index is split into shards; each shard is an openraft group (a single member until
+//! clustering lands) whose state machine keeps the live documents, the history of every
+//! operation (overwrites and deletes kept as soft deletes), the checkpoints and the
+//! retention leases, and feeds a tantivy index for search.
+//!
+//! This crate does no networking and makes no cluster decisions: `ferry-node` opens
+//! indices, routes requests to them, and persists definitions in the catalog.
+
+mod command;
+mod error;
+mod feed;
+mod index;
+mod leases;
+mod mapping;
+mod ops;
+mod prepare;
+mod raft;
+mod routing;
+mod search;
+mod settings;
+mod shard;
+mod source;
+mod store;
+mod versioning;
+
+pub use error::{IndexError, Result};
+pub use index::{IndexHandle, IndexMeta, IndexStats};
+pub use leases::RetentionLease;
+pub use mapping::{Mapping, SharedMapping};
+pub use ops::{
+    Conditions, DeleteOp, IndexOp, RefreshPolicy, StoredDoc, UpdateOp, VersionType, WriteOp,
+    WriteOutcome, WriteResult,
+};
+pub use prepare::PreparedBatch;
+pub use search::{SearchHit, SearchHits, SearchRequest, count, search};
+pub use settings::IndexSettings;
+pub use shard::{HistoryOp, PruneReport, Shard, ShardStats};
+pub use source::SourceFilter;

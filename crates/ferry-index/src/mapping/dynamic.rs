@@ -1,0 +1,583 @@
+//! Checking a document against the mapping, dynamic mapping of its new fields, and the
+//! conversion of JSON values to what each field type indexes.
+//!
+//! ES rules: strings become `text` with a `keyword` sub-field (`ignore_above: 256`) unless
+//! they look like a date (`date_detection`) or, with `numeric_detection`, a number;
+//! integers become `long`, fractions `float`, booleans `boolean`, objects `object`, arrays
+//! their elements' type; `null` and empty arrays add nothing. Numeric fields coerce
+//! strings ("12") and truncate fractions for integer types unless `coerce: false`.
+//!
+//! This module only reads documents; it neither stores nor indexes them.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+use super::date::detect_dynamic_date;
+use super::{
+    DateFormat, Dynamic, FieldMapping, LeafKind, LeafMapping, Mapping, ObjectMapping,
+    TOTAL_FIELDS_LIMIT,
+};
+use crate::{IndexError, Result};
+
+/// Metadata fields a document may not carry.
+const METADATA_FIELDS: &[&str] = &[
+    "_id",
+    "_index",
+    "_routing",
+    "_source",
+    "_seq_no",
+    "_primary_term",
+    "_version",
+    "_field_names",
+    "_ignored",
+    "_doc_count",
+    "_tier",
+];
+
+/// One JSON scalar of a document.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    Str(&'a str),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+}
+
+/// What a scalar indexes as under its field type.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Indexed<'a> {
+    /// text / keyword.
+    Str(Cow<'a, str>),
+    /// Integer types, booleans (0/1), dates (epoch millis).
+    I64(i64),
+    /// double / float (float already rounded to f32 precision).
+    F64(f64),
+}
+
+impl<'a> Scalar<'a> {
+    /// The scalar of a JSON value (`None` for null, arrays and objects).
+    pub(crate) fn from_json(v: &'a Value) -> Option<Self> {
+        Some(match v {
+            Value::String(s) => Self::Str(s),
+            Value::Bool(b) => Self::Bool(*b),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    Self::I64(i)
+                } else if let Some(u) = n.as_u64() {
+                    Self::U64(u)
+                } else {
+                    Self::F64(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// The value as text (numbers as JSON writes them).
+    pub(crate) fn to_text(self) -> Cow<'a, str> {
+        match self {
+            Self::Str(s) => Cow::Borrowed(s),
+            Self::I64(n) => Cow::Owned(n.to_string()),
+            Self::U64(n) => Cow::Owned(n.to_string()),
+            Self::F64(f) => Cow::Owned(
+                serde_json::Number::from_f64(f).map_or_else(|| f.to_string(), |n| n.to_string()),
+            ),
+            Self::Bool(true) => Cow::Borrowed("true"),
+            Self::Bool(false) => Cow::Borrowed("false"),
+        }
+    }
+}
+
+fn int_range(kind: LeafKind) -> (i64, i64, &'static str) {
+    match kind {
+        LeafKind::Byte => (i64::from(i8::MIN), i64::from(i8::MAX), "a byte"),
+        LeafKind::Short => (i64::from(i16::MIN), i64::from(i16::MAX), "a short"),
+        LeafKind::Integer => (i64::from(i32::MIN), i64::from(i32::MAX), "an integer"),
+        _ => (i64::MIN, i64::MAX, "a long"),
+    }
+}
+
+fn not_numeric(b: bool) -> String {
+    let token = if b { "VALUE_TRUE" } else { "VALUE_FALSE" };
+    format!("Current token ({token}) not numeric, can not use numeric value accessors")
+}
+
+impl LeafMapping {
+    /// Converts one scalar to what this field indexes. `Ok(None)`: nothing to index
+    /// (keyword over `ignore_above`, or a malformed value with `ignore_malformed`).
+    /// `Err(cause)`: the value does not fit the type.
+    pub(crate) fn convert<'a>(
+        &self,
+        v: Scalar<'a>,
+    ) -> std::result::Result<Option<Indexed<'a>>, String> {
+        match self.convert_strict(v, self.coerce) {
+            Err(_) if self.ignore_malformed => Ok(None),
+            other => other,
+        }
+    }
+
+    /// Converts a query value: always coerces, never ignores a malformed value. `Ok(None)`
+    /// for a keyword over `ignore_above` (it can match nothing).
+    pub(crate) fn convert_query<'a>(
+        &self,
+        v: Scalar<'a>,
+    ) -> std::result::Result<Option<Indexed<'a>>, String> {
+        self.convert_strict(v, true)
+    }
+
+    fn convert_strict<'a>(
+        &self,
+        v: Scalar<'a>,
+        coerce: bool,
+    ) -> std::result::Result<Option<Indexed<'a>>, String> {
+        let kind = self.kind;
+        Ok(Some(match kind {
+            LeafKind::Text => Indexed::Str(v.to_text()),
+            LeafKind::Keyword => {
+                let s = v.to_text();
+                if let Some(max) = self.ignore_above
+                    && s.len() > max
+                    && s.chars().count() > max
+                {
+                    return Ok(None);
+                }
+                Indexed::Str(s)
+            }
+            LeafKind::Long | LeafKind::Integer | LeafKind::Short | LeafKind::Byte => {
+                let (min, max, name) = int_range(kind);
+                let from_f64 = |f: f64, text: &dyn std::fmt::Display| {
+                    if !f.is_finite() || f.trunc() < min as f64 || f.trunc() >= max as f64 + 1.0 {
+                        return Err(format!("Value [{text}] is out of range for {name}"));
+                    }
+                    Ok(f.trunc() as i64)
+                };
+                let n = match v {
+                    Scalar::I64(n) => n,
+                    Scalar::U64(n) => i64::try_from(n)
+                        .map_err(|_| format!("Value [{n}] is out of range for {name}"))?,
+                    Scalar::F64(f) => {
+                        if !coerce && f.fract() != 0.0 {
+                            return Err(format!("Value [{f}] has a decimal part"));
+                        }
+                        from_f64(f, &f)?
+                    }
+                    Scalar::Str(s) => {
+                        if !coerce {
+                            return Err(format!("Value [{s}] is a string and [coerce] is false"));
+                        }
+                        match s.parse::<i64>() {
+                            Ok(n) => n,
+                            Err(_) => match s.parse::<f64>() {
+                                Ok(f) if !s.trim().is_empty() => from_f64(f, &s)?,
+                                _ => return Err(format!("For input string: \"{s}\"")),
+                            },
+                        }
+                    }
+                    Scalar::Bool(b) => return Err(not_numeric(b)),
+                };
+                if n < min || n > max {
+                    return Err(format!("Value [{n}] is out of range for {name}"));
+                }
+                Indexed::I64(n)
+            }
+            LeafKind::Double | LeafKind::Float => {
+                let f = match v {
+                    Scalar::I64(n) => n as f64,
+                    Scalar::U64(n) => n as f64,
+                    Scalar::F64(f) => f,
+                    Scalar::Str(s) => {
+                        if !coerce {
+                            return Err(format!("Value [{s}] is a string and [coerce] is false"));
+                        }
+                        s.parse::<f64>()
+                            .map_err(|_| format!("For input string: \"{s}\""))?
+                    }
+                    Scalar::Bool(b) => return Err(not_numeric(b)),
+                };
+                let f = if kind == LeafKind::Float {
+                    f64::from(f as f32)
+                } else {
+                    f
+                };
+                if !f.is_finite() {
+                    return Err(format!(
+                        "[{}] supports only finite values, but got [{}]",
+                        kind.name(),
+                        v.to_text()
+                    ));
+                }
+                Indexed::F64(f)
+            }
+            LeafKind::Boolean => match v {
+                Scalar::Bool(b) => Indexed::I64(i64::from(b)),
+                Scalar::Str("true") => Indexed::I64(1),
+                Scalar::Str("false" | "") => Indexed::I64(0),
+                other => {
+                    return Err(format!(
+                        "Failed to parse value [{}] as only [true] or [false] are allowed.",
+                        other.to_text()
+                    ));
+                }
+            },
+            LeafKind::Date => {
+                if let Scalar::Bool(b) = v {
+                    return Err(not_numeric(b));
+                }
+                let text = v.to_text();
+                let fmt = self.format();
+                let ms = fmt.parse_millis(&text).ok_or_else(|| {
+                    format!(
+                        "failed to parse date field [{text}] with format [{}]",
+                        fmt.as_str()
+                    )
+                })?;
+                Indexed::I64(ms)
+            }
+        }))
+    }
+}
+
+impl Mapping {
+    /// The field dynamic mapping creates for a new scalar.
+    pub(crate) fn infer_leaf(&self, v: Scalar<'_>) -> LeafMapping {
+        match v {
+            Scalar::Str(s) => {
+                if self.date_detection()
+                    && let Some(fmt) = detect_dynamic_date(s)
+                {
+                    let mut leaf = LeafMapping::new(LeafKind::Date);
+                    if let Some(f) = fmt {
+                        leaf.date_format = Some(DateFormat::slash_format().clone());
+                        leaf.params.insert("format".into(), Value::String(f.into()));
+                    }
+                    return leaf;
+                }
+                if self.numeric_detection() {
+                    if s.parse::<i64>().is_ok() {
+                        return LeafMapping::new(LeafKind::Long);
+                    }
+                    if s.parse::<f64>().is_ok_and(f64::is_finite) {
+                        return LeafMapping::new(LeafKind::Float);
+                    }
+                }
+                LeafMapping::dynamic_text()
+            }
+            Scalar::I64(_) => LeafMapping::new(LeafKind::Long),
+            Scalar::U64(_) | Scalar::F64(_) => LeafMapping::new(LeafKind::Float),
+            Scalar::Bool(_) => LeafMapping::new(LeafKind::Boolean),
+        }
+    }
+
+    /// Checks `source` (already parsed JSON object) against this mapping and returns the
+    /// fields dynamic mapping must add (`None` when nothing is new). A value that does not
+    /// fit its field's type → `DocumentParsing` naming the field, type and document id.
+    pub fn dynamic_update(&self, id: &str, source: &Value) -> Result<Option<Mapping>> {
+        let Value::Object(map) = source else {
+            return Err(IndexError::DocumentParsing(
+                "failed to parse: Malformed content, must start with an object".into(),
+            ));
+        };
+        let mut walk = Walk {
+            id,
+            mapping: self,
+            path: String::new(),
+        };
+        let mut added = ObjectMapping::default();
+        walk.object(Some(&self.root), &mut added, map, self.root_dynamic())?;
+        if added.properties.is_empty() {
+            return Ok(None);
+        }
+        let update = Mapping {
+            root: added,
+            ..Mapping::default()
+        };
+        let total = self.field_count() + update.field_count();
+        if total > TOTAL_FIELDS_LIMIT {
+            return Err(IndexError::IllegalArgument(format!(
+                "Limit of total fields [{TOTAL_FIELDS_LIMIT}] has been exceeded while adding new fields [{}]",
+                update.field_count()
+            )));
+        }
+        Ok(Some(update))
+    }
+}
+
+struct Walk<'a> {
+    id: &'a str,
+    mapping: &'a Mapping,
+    path: String,
+}
+
+fn dp(msg: String) -> IndexError {
+    IndexError::DocumentParsing(msg)
+}
+
+impl Walk<'_> {
+    fn object(
+        &mut self,
+        existing: Option<&ObjectMapping>,
+        added: &mut ObjectMapping,
+        map: &Map<String, Value>,
+        dynamic: Dynamic,
+    ) -> Result<()> {
+        for (key, value) in map {
+            self.check_name(key)?;
+            if key.contains('.') {
+                let segs: Vec<&str> = key.split('.').collect();
+                self.path_in(existing, added, &segs, value, dynamic)?;
+            } else {
+                self.path_in(existing, added, &[key.as_str()], value, dynamic)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_name(&self, key: &str) -> Result<()> {
+        if key.is_empty() {
+            return Err(dp("field name cannot be an empty string".into()));
+        }
+        if key.trim().is_empty() {
+            return Err(dp(format!(
+                "field name cannot contain only whitespace: ['{key}']"
+            )));
+        }
+        if key.contains('.') && key.split('.').any(str::is_empty) {
+            return Err(dp(format!(
+                "object field starting or ending with a [.] makes object resolution ambiguous: [{key}]"
+            )));
+        }
+        if self.path.is_empty() && METADATA_FIELDS.contains(&key) {
+            return Err(dp(format!(
+                "Field [{key}] is a metadata field and cannot be added inside a document. Use the index API request parameters."
+            )));
+        }
+        Ok(())
+    }
+
+    fn path_in(
+        &mut self,
+        existing: Option<&ObjectMapping>,
+        added: &mut ObjectMapping,
+        segs: &[&str],
+        value: &Value,
+        dynamic: Dynamic,
+    ) -> Result<()> {
+        let saved = self.path.len();
+        let name = segs[0];
+        if !self.path.is_empty() {
+            self.path.push('.');
+        }
+        self.path.push_str(name);
+        let r = if segs.len() == 1 {
+            self.value(existing, added, name, value, dynamic)
+        } else {
+            self.dotted(existing, added, segs, value, dynamic)
+        };
+        self.path.truncate(saved);
+        r
+    }
+
+    /// `{"a.b": v}`: descends into (or creates) object `a`.
+    fn dotted(
+        &mut self,
+        existing: Option<&ObjectMapping>,
+        added: &mut ObjectMapping,
+        segs: &[&str],
+        value: &Value,
+        dynamic: Dynamic,
+    ) -> Result<()> {
+        let name = segs[0];
+        match existing.and_then(|p| p.properties.get(name)) {
+            Some(FieldMapping::Leaf(l)) => Err(dp(format!(
+                "Could not dynamically add mapping for field [{}.{}]. Existing mapping for [{}] must be of type object but found [{}].",
+                self.path,
+                segs[1..].join("."),
+                self.path,
+                l.kind.name()
+            ))),
+            Some(FieldMapping::Object(o)) => {
+                if o.enabled == Some(false) {
+                    return Ok(());
+                }
+                let mut sub = take_object(added, name);
+                let r = self.path_in(
+                    Some(o),
+                    &mut sub,
+                    &segs[1..],
+                    value,
+                    o.dynamic.unwrap_or(dynamic),
+                );
+                if !sub.properties.is_empty() {
+                    added
+                        .properties
+                        .insert(name.to_string(), FieldMapping::Object(sub));
+                }
+                r
+            }
+            None => {
+                if let Some(FieldMapping::Leaf(l)) = added.properties.get(name) {
+                    return Err(dp(format!(
+                        "Could not dynamically add mapping for field [{}]. Existing mapping for [{}] must be of type object but found [{}].",
+                        self.path,
+                        self.path,
+                        l.kind.name()
+                    )));
+                }
+                if !added.properties.contains_key(name) {
+                    if value.is_null() || !self.may_add(name, dynamic)? {
+                        return Ok(());
+                    }
+                    added.properties.insert(
+                        name.to_string(),
+                        FieldMapping::Object(ObjectMapping::default()),
+                    );
+                }
+                match added.properties.get_mut(name) {
+                    Some(FieldMapping::Object(o)) => {
+                        let child_dynamic = o.dynamic.unwrap_or(dynamic);
+                        self.path_in(None, o, &segs[1..], value, child_dynamic)
+                    }
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Whether a new field may be added here (`dynamic: strict` fails).
+    fn may_add(&self, name: &str, dynamic: Dynamic) -> Result<bool> {
+        match dynamic {
+            Dynamic::True => Ok(true),
+            Dynamic::False => Ok(false),
+            Dynamic::Strict => {
+                let parent = self
+                    .path
+                    .rsplit_once('.')
+                    .map_or("_doc", |(parent, _)| parent);
+                Err(dp(format!(
+                    "mapping set to strict, dynamic introduction of [{name}] within [{parent}] is not allowed"
+                )))
+            }
+        }
+    }
+
+    fn value(
+        &mut self,
+        existing: Option<&ObjectMapping>,
+        added: &mut ObjectMapping,
+        name: &str,
+        value: &Value,
+        dynamic: Dynamic,
+    ) -> Result<()> {
+        if let Value::Array(items) = value {
+            for item in items {
+                self.value(existing, added, name, item, dynamic)?;
+            }
+            return Ok(());
+        }
+        match existing.and_then(|p| p.properties.get(name)) {
+            Some(FieldMapping::Leaf(l)) => self.check_leaf(l, value),
+            Some(FieldMapping::Object(o)) => match value {
+                Value::Null => Ok(()),
+                Value::Object(m) => {
+                    if o.enabled == Some(false) {
+                        return Ok(());
+                    }
+                    let mut sub = take_object(added, name);
+                    let r = self.object(Some(o), &mut sub, m, o.dynamic.unwrap_or(dynamic));
+                    if !sub.properties.is_empty() {
+                        added
+                            .properties
+                            .insert(name.to_string(), FieldMapping::Object(sub));
+                    }
+                    r
+                }
+                _ => Err(self.concrete_for_object(name)),
+            },
+            None => {
+                if let Some(af) = added.properties.get_mut(name) {
+                    return match af {
+                        FieldMapping::Leaf(l) => {
+                            let l = &*l;
+                            self.check_leaf(l, value)
+                        }
+                        FieldMapping::Object(o) => match value {
+                            Value::Null => Ok(()),
+                            Value::Object(m) => {
+                                let d = o.dynamic.unwrap_or(dynamic);
+                                self.object(None, o, m, d)
+                            }
+                            _ => Err(self.concrete_for_object(name)),
+                        },
+                    };
+                }
+                if value.is_null() || !self.may_add(name, dynamic)? {
+                    return Ok(());
+                }
+                let field = match value {
+                    Value::Object(m) => {
+                        let mut o = ObjectMapping::default();
+                        self.object(None, &mut o, m, dynamic)?;
+                        FieldMapping::Object(o)
+                    }
+                    _ => {
+                        let scalar = Scalar::from_json(value)
+                            .expect("arrays, objects and null handled above");
+                        let leaf = self.mapping.infer_leaf(scalar);
+                        self.check_leaf(&leaf, value)?;
+                        FieldMapping::Leaf(leaf)
+                    }
+                };
+                added.properties.insert(name.to_string(), field);
+                Ok(())
+            }
+        }
+    }
+
+    fn concrete_for_object(&self, name: &str) -> IndexError {
+        dp(format!(
+            "object mapping for [{}] tried to parse field [{name}] as object, but found a concrete value",
+            self.path
+        ))
+    }
+
+    fn check_leaf(&self, leaf: &LeafMapping, value: &Value) -> Result<()> {
+        let Some(scalar) = Scalar::from_json(value) else {
+            return match value {
+                Value::Null => Ok(()),
+                _ => Err(self.failure(&self.path, leaf.kind, &value.to_string())),
+            };
+        };
+        if let Err(_cause) = leaf.convert(scalar) {
+            return Err(self.failure(&self.path, leaf.kind, &scalar.to_text()));
+        }
+        for (sub_name, sub) in &leaf.fields {
+            if sub.convert(scalar).is_err() {
+                let path = format!("{}.{sub_name}", self.path);
+                return Err(self.failure(&path, sub.kind, &scalar.to_text()));
+            }
+        }
+        Ok(())
+    }
+
+    fn failure(&self, path: &str, kind: LeafKind, preview: &str) -> IndexError {
+        dp(format!(
+            "failed to parse field [{path}] of type [{}] in document with id '{}'. Preview of field's value: '{preview}'",
+            kind.name(),
+            self.id
+        ))
+    }
+}
+
+/// Takes the additions already recorded under an existing object `name` (or a fresh one).
+fn take_object(added: &mut ObjectMapping, name: &str) -> ObjectMapping {
+    match added.properties.remove(name) {
+        Some(FieldMapping::Object(o)) => o,
+        Some(other) => {
+            added.properties.insert(name.to_string(), other);
+            ObjectMapping::default()
+        }
+        None => ObjectMapping::default(),
+    }
+}

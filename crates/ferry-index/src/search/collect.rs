@@ -1,0 +1,579 @@
+//! Collecting the top hits of one shard: ES sort semantics over tantivy fast fields.
+//!
+//! Sort keys: `_score`, `_doc` (index order, i.e. `_seq_no` of the indexed version),
+//! keyword (`kw` columns, compared by term ordinal inside a segment), numbers, dates and
+//! booleans (`num` columns). Multi-valued fields sort by their min (asc) or max (desc)
+//! unless `mode` says otherwise; missing values sort last unless `missing: _first`.
+//! Ties break by `_seq_no` (then segment and doc id), so equal-scored hits come back in
+//! indexing order and paging is stable. `search_after` keeps only hits strictly after the
+//! given sort values, as ES does.
+//!
+//! Each segment keeps its own top `from + size` with keys encoded as integers; the
+//! harvest decodes them to typed [`SortValue`]s, which the shard and the cross-shard
+//! merges compare.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, ColumnType, StrColumn};
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, f64_to_u64, u64_to_f64, u64_to_i64};
+
+use super::request::{SortField, SortTarget};
+use crate::mapping::{LeafKind, Mapping, Resolved};
+use crate::{IndexError, Result};
+
+/// What one sort criterion reads.
+#[derive(Debug, Clone)]
+pub(crate) enum KeySource {
+    Score,
+    Seq,
+    Int(String),
+    /// A float column; `true` for `float` fields (f32 precision).
+    Float(String, bool),
+    Str(String),
+    /// An unmapped field with `unmapped_type`: every document is missing it.
+    Missing(MissingKind),
+}
+
+/// How a missing value renders.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MissingKind {
+    Int,
+    Float,
+    Str,
+}
+
+/// One resolved sort criterion.
+#[derive(Debug, Clone)]
+pub(crate) struct KeySpec {
+    pub(crate) source: KeySource,
+    pub(crate) desc: bool,
+    pub(crate) missing_first: bool,
+    pub(crate) use_max: bool,
+}
+
+/// A sort value of a hit.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SortValue {
+    Score(f32),
+    Seq(u64),
+    I64(i64),
+    F64(f64),
+    Str(String),
+    Missing,
+}
+
+/// One hit of a shard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardHit {
+    pub(crate) id: String,
+    pub(crate) score: Option<f32>,
+    pub(crate) sort: Vec<SortValue>,
+    pub(crate) seq_no: u64,
+}
+
+impl ShardHit {
+    /// The document id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The score (when scores were computed).
+    pub fn score(&self) -> Option<f32> {
+        self.score
+    }
+}
+
+/// The top hits of a shard and its match count.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShardHits {
+    pub(crate) total: u64,
+    pub(crate) max_score: Option<f32>,
+    pub(crate) hits: Vec<ShardHit>,
+}
+
+impl ShardHits {
+    /// Documents matching (after `min_score`).
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The top `from + size` hits, best first.
+    pub fn hits(&self) -> &[ShardHit] {
+        &self.hits
+    }
+}
+
+fn ia(msg: impl Into<String>) -> IndexError {
+    IndexError::IllegalArgument(msg.into())
+}
+
+/// Resolves the sort of a request against a shard's mapping.
+pub(crate) fn resolve_sort(mapping: &Mapping, sort: &[SortField]) -> Result<Vec<KeySpec>> {
+    sort.iter()
+        .map(|f| {
+            let source = match &f.target {
+                SortTarget::Score => KeySource::Score,
+                SortTarget::Doc => KeySource::Seq,
+                SortTarget::Field(p) if p == "_id" => KeySource::Str("_id".into()),
+                SortTarget::Field(path) => match mapping.resolve(path) {
+                    Some(Resolved::Leaf(leaf)) => match leaf.kind {
+                        LeafKind::Text => return Err(ia(format!(
+                            "Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [{path}] in order to load field data by uninverting the inverted index. Note that this can use significant memory."
+                        ))),
+                        LeafKind::Keyword => KeySource::Str(format!("kw.{path}")),
+                        k if k.is_float() => KeySource::Float(format!("num.{path}"), k == LeafKind::Float),
+                        _ => KeySource::Int(format!("num.{path}")),
+                    },
+                    _ => match f.unmapped_type.as_deref() {
+                        Some("keyword" | "text") => KeySource::Missing(MissingKind::Str),
+                        Some("float" | "double" | "half_float" | "scaled_float") => {
+                            KeySource::Missing(MissingKind::Float)
+                        }
+                        Some(_) => KeySource::Missing(MissingKind::Int),
+                        None => {
+                            return Err(ia(format!(
+                                "No mapping found for [{path}] in order to sort on"
+                            )));
+                        }
+                    },
+                },
+            };
+            Ok(KeySpec {
+                source,
+                desc: f.desc,
+                missing_first: f.missing_first,
+                use_max: f.use_max,
+            })
+        })
+        .collect()
+}
+
+fn score_bits(s: f32) -> u64 {
+    let b = s.to_bits();
+    u64::from(if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    })
+}
+
+fn i64_key(v: i64) -> u64 {
+    (v as u64) ^ (1 << 63)
+}
+
+fn key_i64(k: u64) -> i64 {
+    (k ^ (1 << 63)) as i64
+}
+
+/// Encodes a natural-order key with direction and missing placement.
+fn encode(spec: &KeySpec, v: Option<u64>) -> u128 {
+    match v {
+        None if spec.missing_first => 0,
+        None => u128::MAX,
+        Some(v) => {
+            let v = if spec.desc { !v } else { v };
+            u128::from(v) + u128::from(spec.missing_first)
+        }
+    }
+}
+
+fn decode(spec: &KeySpec, k: u128) -> Option<u64> {
+    if (spec.missing_first && k == 0) || (!spec.missing_first && k == u128::MAX) {
+        return None;
+    }
+    let v = (k - u128::from(spec.missing_first)) as u64;
+    Some(if spec.desc { !v } else { v })
+}
+
+/// Collects the top `k` hits (and counts every match).
+pub(crate) struct TopCollector {
+    pub(crate) specs: Arc<Vec<KeySpec>>,
+    pub(crate) k: usize,
+    pub(crate) after: Option<Arc<Vec<Value>>>,
+    pub(crate) scoring: bool,
+    pub(crate) min_score: Option<f32>,
+}
+
+enum SegReader {
+    Score,
+    Seq,
+    Num {
+        col: Option<(Column<u64>, ColumnType)>,
+        float: bool,
+    },
+    Str(Option<StrColumn>),
+    Missing,
+}
+
+fn storage(e: impl std::fmt::Display) -> tantivy::TantivyError {
+    tantivy::TantivyError::InternalError(e.to_string())
+}
+
+impl Collector for TopCollector {
+    type Fruit = ShardHits;
+    type Child = SegCollector;
+
+    fn for_segment(
+        &self,
+        _segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegCollector> {
+        let ff = reader.fast_fields();
+        let numeric = [
+            ColumnType::I64,
+            ColumnType::U64,
+            ColumnType::F64,
+            ColumnType::Bool,
+        ];
+        let readers = self
+            .specs
+            .iter()
+            .map(|s| {
+                Ok(match &s.source {
+                    KeySource::Score => SegReader::Score,
+                    KeySource::Seq => SegReader::Seq,
+                    KeySource::Int(name) => SegReader::Num {
+                        col: ff.u64_lenient_for_type(Some(&numeric), name)?,
+                        float: false,
+                    },
+                    KeySource::Float(name, _) => SegReader::Num {
+                        col: ff.u64_lenient_for_type(Some(&numeric), name)?,
+                        float: true,
+                    },
+                    KeySource::Str(name) => SegReader::Str(ff.str(name)?),
+                    KeySource::Missing(_) => SegReader::Missing,
+                })
+            })
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        let seq = ff.u64("_seq")?;
+        let ids = ff.str("_id")?;
+        let mut seg = SegCollector {
+            specs: Arc::clone(&self.specs),
+            readers,
+            k: self.k,
+            heap: BinaryHeap::with_capacity(self.k.min(1024) + 1),
+            after: None,
+            total: 0,
+            max_score: f32::NEG_INFINITY,
+            scratch: Vec::with_capacity(self.specs.len()),
+            seq,
+            ids,
+            scoring: self.scoring,
+            min_score: self.min_score,
+        };
+        if let Some(after) = &self.after {
+            seg.after = Some(seg.after_keys(after).map_err(storage)?);
+        }
+        Ok(seg)
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.scoring
+    }
+
+    fn merge_fruits(&self, fruits: Vec<ShardHits>) -> tantivy::Result<ShardHits> {
+        let mut out = ShardHits::default();
+        let mut max: Option<f32> = None;
+        for f in fruits {
+            out.total += f.total;
+            if let Some(m) = f.max_score {
+                max = Some(max.map_or(m, |x| x.max(m)));
+            }
+            out.hits.extend(f.hits);
+        }
+        let specs = &self.specs;
+        out.hits
+            .sort_by(|a, b| compare_hits(specs, a, b).then(a.seq_no.cmp(&b.seq_no)));
+        out.hits.truncate(self.k);
+        out.max_score = max;
+        Ok(out)
+    }
+}
+
+/// Orders two hits by the sort criteria only.
+pub(crate) fn compare_hits(specs: &[KeySpec], a: &ShardHit, b: &ShardHit) -> Ordering {
+    for (i, spec) in specs.iter().enumerate() {
+        let o = compare_values(spec, &a.sort[i], &b.sort[i]);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+fn compare_values(spec: &KeySpec, a: &SortValue, b: &SortValue) -> Ordering {
+    let natural = match (a, b) {
+        (SortValue::Missing, SortValue::Missing) => return Ordering::Equal,
+        (SortValue::Missing, _) => {
+            return if spec.missing_first {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        (_, SortValue::Missing) => {
+            return if spec.missing_first {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
+        }
+        (SortValue::Score(x), SortValue::Score(y)) => x.total_cmp(y),
+        (SortValue::Seq(x), SortValue::Seq(y)) => x.cmp(y),
+        (SortValue::I64(x), SortValue::I64(y)) => x.cmp(y),
+        (SortValue::F64(x), SortValue::F64(y)) => x.total_cmp(y),
+        (SortValue::Str(x), SortValue::Str(y)) => x.cmp(y),
+        _ => Ordering::Equal,
+    };
+    if spec.desc {
+        natural.reverse()
+    } else {
+        natural
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Candidate {
+    keys: Box<[u128]>,
+    seq: u64,
+    doc: DocId,
+    score_bits: u64,
+}
+
+/// The per-segment part of [`TopCollector`].
+pub(crate) struct SegCollector {
+    specs: Arc<Vec<KeySpec>>,
+    readers: Vec<SegReader>,
+    k: usize,
+    heap: BinaryHeap<Candidate>,
+    after: Option<Vec<u128>>,
+    total: u64,
+    max_score: f32,
+    scratch: Vec<u128>,
+    seq: Column<u64>,
+    ids: Option<StrColumn>,
+    scoring: bool,
+    min_score: Option<f32>,
+}
+
+fn num_natural(raw: u64, typ: ColumnType, float: bool) -> u64 {
+    if float {
+        let f = match typ {
+            ColumnType::F64 => u64_to_f64(raw),
+            ColumnType::I64 => u64_to_i64(raw) as f64,
+            _ => raw as f64,
+        };
+        f64_to_u64(f)
+    } else {
+        let i = match typ {
+            ColumnType::I64 => u64_to_i64(raw),
+            ColumnType::F64 => u64_to_f64(raw) as i64,
+            _ => i64::try_from(raw).unwrap_or(i64::MAX),
+        };
+        i64_key(i)
+    }
+}
+
+impl SegCollector {
+    fn compute_keys(&mut self, doc: DocId, score: Score) {
+        self.scratch.clear();
+        for (spec, reader) in self.specs.iter().zip(&self.readers) {
+            let natural: Option<u64> = match reader {
+                SegReader::Score => Some(score_bits(score)),
+                SegReader::Seq => Some(self.seq.first(doc).unwrap_or(0)),
+                SegReader::Missing => None,
+                SegReader::Num { col: None, .. } | SegReader::Str(None) => None,
+                SegReader::Num {
+                    col: Some((col, typ)),
+                    float,
+                } => {
+                    let vals = col
+                        .values_for_doc(doc)
+                        .map(|raw| num_natural(raw, *typ, *float));
+                    if spec.use_max { vals.max() } else { vals.min() }
+                }
+                SegReader::Str(Some(col)) => {
+                    let ords = col.ords().values_for_doc(doc);
+                    let ord = if spec.use_max { ords.max() } else { ords.min() };
+                    ord.map(|o| o * 2 + 1)
+                }
+            };
+            self.scratch.push(encode(spec, natural));
+        }
+    }
+
+    /// `search_after` values as this segment's keys.
+    fn after_keys(&self, after: &[Value]) -> std::result::Result<Vec<u128>, String> {
+        let mut out = Vec::with_capacity(after.len());
+        for ((spec, reader), v) in self.specs.iter().zip(&self.readers).zip(after) {
+            let bad = || format!("search_after value [{v}] does not fit its sort field");
+            let natural: Option<u64> = if v.is_null() {
+                None
+            } else {
+                match (&spec.source, reader) {
+                    (KeySource::Score, _) => Some(score_bits(v.as_f64().ok_or_else(bad)? as f32)),
+                    (KeySource::Seq, _) => Some(v.as_u64().ok_or_else(bad)?),
+                    (KeySource::Int(_), _) | (KeySource::Missing(MissingKind::Int), _) => {
+                        let n = match v {
+                            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+                            Value::String(s) => s.parse::<i64>().ok().or_else(|| {
+                                crate::mapping::DateFormat::default_format().parse_millis(s)
+                            }),
+                            Value::Bool(b) => Some(i64::from(*b)),
+                            _ => None,
+                        }
+                        .ok_or_else(bad)?;
+                        let sentinel = if spec.desc != spec.missing_first {
+                            i64::MIN
+                        } else {
+                            i64::MAX
+                        };
+                        (n != sentinel).then(|| i64_key(n))
+                    }
+                    (KeySource::Float(_, _), _) | (KeySource::Missing(MissingKind::Float), _) => {
+                        let f = match v {
+                            Value::Number(n) => n.as_f64(),
+                            Value::String(s) => s.parse().ok(),
+                            _ => None,
+                        }
+                        .ok_or_else(bad)?;
+                        let f = match spec.source {
+                            KeySource::Float(_, true) => f64::from(f as f32),
+                            _ => f,
+                        };
+                        Some(f64_to_u64(f))
+                    }
+                    (_, SegReader::Str(Some(col))) => {
+                        let s = match v {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        let dict = col.dictionary();
+                        match dict.term_ord(s.as_bytes()).map_err(|e| e.to_string())? {
+                            Some(ord) => Some(ord * 2 + 1),
+                            None => {
+                                let (lo, _) = dict
+                                    .term_bounds_to_ord(
+                                        std::ops::Bound::Included(s.as_bytes()),
+                                        std::ops::Bound::Unbounded,
+                                    )
+                                    .map_err(|e| e.to_string())?;
+                                let n = match lo {
+                                    std::ops::Bound::Included(n) | std::ops::Bound::Excluded(n) => {
+                                        n
+                                    }
+                                    std::ops::Bound::Unbounded => 0,
+                                };
+                                Some(n.min(dict.num_terms() as u64) * 2)
+                            }
+                        }
+                    }
+                    // A string sort whose column is absent here: every doc is missing, so
+                    // only the position relative to "missing" matters.
+                    (_, _) => Some(0),
+                }
+            };
+            out.push(encode(spec, natural));
+        }
+        Ok(out)
+    }
+
+    fn decode_values(&self, keys: &[u128], score: f32) -> Vec<SortValue> {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut buf = String::new();
+        for ((spec, reader), &k) in self.specs.iter().zip(&self.readers).zip(keys) {
+            let Some(v) = decode(spec, k) else {
+                out.push(SortValue::Missing);
+                continue;
+            };
+            out.push(match (&spec.source, reader) {
+                (KeySource::Score, _) => SortValue::Score(score),
+                (KeySource::Seq, _) => SortValue::Seq(v),
+                (KeySource::Int(_), _) => SortValue::I64(key_i64(v)),
+                (KeySource::Float(..), _) => SortValue::F64(u64_to_f64(v)),
+                (_, SegReader::Str(Some(col))) => {
+                    buf.clear();
+                    match col.ord_to_str((v - 1) / 2, &mut buf) {
+                        Ok(true) => SortValue::Str(buf.clone()),
+                        _ => SortValue::Missing,
+                    }
+                }
+                _ => SortValue::Missing,
+            });
+        }
+        out
+    }
+}
+
+impl SegmentCollector for SegCollector {
+    type Fruit = ShardHits;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if let Some(min) = self.min_score
+            && score < min
+        {
+            return;
+        }
+        self.total += 1;
+        if self.scoring && score > self.max_score {
+            self.max_score = score;
+        }
+        if self.k == 0 {
+            return;
+        }
+        self.compute_keys(doc, score);
+        if let Some(after) = &self.after
+            && self.scratch.as_slice() <= after.as_slice()
+        {
+            return;
+        }
+        let seq = self.seq.first(doc).unwrap_or(0);
+        if self.heap.len() >= self.k {
+            let worst = self.heap.peek().expect("heap is full");
+            let better = (self.scratch.as_slice(), seq, doc) < (&*worst.keys, worst.seq, worst.doc);
+            if !better {
+                return;
+            }
+            self.heap.pop();
+        }
+        self.heap.push(Candidate {
+            keys: self.scratch.clone().into_boxed_slice(),
+            seq,
+            doc,
+            score_bits: u64::from(score.to_bits()),
+        });
+    }
+
+    fn harvest(mut self) -> ShardHits {
+        let heap = std::mem::take(&mut self.heap);
+        let mut hits = Vec::with_capacity(heap.len());
+        let mut buf = String::new();
+        for c in heap.into_sorted_vec() {
+            buf.clear();
+            let id = match &self.ids {
+                Some(col) => match col.ords().first(c.doc) {
+                    Some(ord) if col.ord_to_str(ord, &mut buf).unwrap_or(false) => buf.clone(),
+                    _ => continue,
+                },
+                None => continue,
+            };
+            let score = f32::from_bits(c.score_bits as u32);
+            let sort = self.decode_values(&c.keys, score);
+            hits.push(ShardHit {
+                id,
+                score: self.scoring.then_some(score),
+                sort,
+                seq_no: c.seq,
+            });
+        }
+        ShardHits {
+            total: self.total,
+            max_score: (self.scoring && self.total > 0).then_some(self.max_score),
+            hits,
+        }
+    }
+}
