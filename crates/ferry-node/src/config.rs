@@ -10,6 +10,7 @@
 //! cluster mode (`--clustered` is refused until clustering lands).
 
 mod bytesize;
+mod cli;
 mod layers;
 
 use std::ffi::OsString;
@@ -20,8 +21,9 @@ use anyhow::{anyhow, bail};
 use clap::Parser;
 
 pub use bytesize::render as render_byte_size;
+use cli::Cli;
 pub use layers::{CatalogSpec, Source};
-use layers::{Cli, EnvLayer, Layered, Sourced};
+use layers::{EnvLayer, Layered, Sourced};
 
 /// Built-in defaults.
 pub mod defaults {

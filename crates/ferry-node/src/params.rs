@@ -35,7 +35,9 @@ impl Params {
         self.get(key)
             .map(|v| {
                 v.parse::<u64>().map_err(|_| {
-                    ApiError::illegal_argument(format!("Failed to parse int parameter [{key}] with value [{v}]"))
+                    ApiError::illegal_argument(format!(
+                        "Failed to parse int parameter [{key}] with value [{v}]"
+                    ))
                 })
             })
             .transpose()

@@ -13,11 +13,15 @@
 //! This module does not index anything: the search index asks it how each value is typed.
 
 pub(crate) mod date;
+pub(crate) mod date_math;
+mod date_pattern;
 mod dynamic;
 mod merge;
 mod parse;
+mod render;
 #[cfg(test)]
 mod tests;
+mod value;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,7 +29,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub(crate) use date::DateFormat;
-pub(crate) use dynamic::{Indexed, Scalar};
+pub(crate) use value::{Indexed, Scalar};
 
 /// The mapping of one index, shared by its shards.
 pub type SharedMapping = Arc<parking_lot::RwLock<Mapping>>;

@@ -1,4 +1,4 @@
-//! Reading an ES mapping body into a [`Mapping`] and writing it back in ES's form.
+//! Reading an ES mapping body into a [`Mapping`] (writing it back is in `render`).
 //!
 //! Refusals use ES's wording (`No handler for type [x] declared on field [f]`,
 //! `unknown parameter [p] on mapper [f] of type [t]`, `Root mapping definition has
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::dynamic::Scalar;
+use super::value::Scalar;
 use super::{DateFormat, Dynamic, FieldMapping, LeafKind, LeafMapping, Mapping, ObjectMapping};
 use crate::{IndexError, Result};
 
@@ -116,27 +116,6 @@ impl Mapping {
             }
         }
         parse_root(obj)
-    }
-
-    /// The typeless ES form: `{"properties": {...}}` (`{}` when empty).
-    pub fn to_es_json(&self) -> Value {
-        let mut out = Map::new();
-        if let Some(d) = self.root.dynamic {
-            out.insert("dynamic".into(), d.as_json());
-        }
-        if let Some(b) = self.date_detection {
-            out.insert("date_detection".into(), Value::Bool(b));
-        }
-        if let Some(b) = self.numeric_detection {
-            out.insert("numeric_detection".into(), Value::Bool(b));
-        }
-        for (k, v) in &self.meta_fields {
-            out.insert(k.clone(), v.clone());
-        }
-        if !self.root.properties.is_empty() {
-            out.insert("properties".into(), properties_json(&self.root.properties));
-        }
-        Value::Object(out)
     }
 }
 
@@ -499,50 +478,4 @@ fn apply_param(path: &str, leaf: &mut LeafMapping, key: &str, v: &Value) -> Resu
         _ => {}
     }
     Ok(())
-}
-
-pub(super) fn properties_json(props: &BTreeMap<String, FieldMapping>) -> Value {
-    let mut out = Map::new();
-    for (name, field) in props {
-        out.insert(name.clone(), field_json(field));
-    }
-    Value::Object(out)
-}
-
-fn field_json(field: &FieldMapping) -> Value {
-    match field {
-        FieldMapping::Object(o) => {
-            let mut out = Map::new();
-            if o.properties.is_empty() {
-                out.insert("type".into(), Value::String("object".into()));
-            }
-            if let Some(d) = o.dynamic {
-                out.insert("dynamic".into(), d.as_json());
-            }
-            if let Some(e) = o.enabled {
-                out.insert("enabled".into(), Value::Bool(e));
-            }
-            if !o.properties.is_empty() {
-                out.insert("properties".into(), properties_json(&o.properties));
-            }
-            Value::Object(out)
-        }
-        FieldMapping::Leaf(l) => leaf_json(l),
-    }
-}
-
-fn leaf_json(l: &LeafMapping) -> Value {
-    let mut out = Map::new();
-    out.insert("type".into(), Value::String(l.kind.name().into()));
-    for (k, v) in &l.params {
-        out.insert(k.clone(), v.clone());
-    }
-    if !l.fields.is_empty() {
-        let mut subs = Map::new();
-        for (name, sub) in &l.fields {
-            subs.insert(name.clone(), leaf_json(sub));
-        }
-        out.insert("fields".into(), Value::Object(subs));
-    }
-    Value::Object(out)
 }

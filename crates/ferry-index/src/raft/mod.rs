@@ -68,6 +68,17 @@ fn config() -> Result<Config> {
         .map_err(|e| IndexError::Storage(format!("raft config: {e}")))
 }
 
+/// Log indexes of a shard group (`None`: nothing yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LogPointers {
+    /// Last applied entry.
+    pub applied: Option<u64>,
+    /// Last entry covered by a snapshot (a durable commit of the state).
+    pub snapshot: Option<u64>,
+    /// Last entry removed from the log.
+    pub purged: Option<u64>,
+}
+
 /// A running Raft group of one shard on this node.
 pub(crate) struct ShardRaft {
     raft: Raft<TypeConfig>,
@@ -130,11 +141,41 @@ impl ShardRaft {
         self.raft.metrics().borrow().current_term
     }
 
-    /// Index of the last applied entry and of the last snapshot.
-    pub fn applied_and_snapshot(&self) -> (Option<u64>, Option<u64>) {
+    /// Where the log stands: last applied entry, last snapshot, last purged entry.
+    pub fn log_pointers(&self) -> LogPointers {
         let m = self.raft.metrics();
         let m = m.borrow();
-        (m.last_applied.map(|l| l.index), m.snapshot.map(|l| l.index))
+        LogPointers {
+            applied: m.last_applied.map(|l| l.index),
+            snapshot: m.snapshot.map(|l| l.index),
+            purged: m.purged.map(|l| l.index),
+        }
+    }
+
+    /// Waits (up to `timeout`) until `cond` holds for the log pointers.
+    #[cfg(test)]
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        cond: impl Fn(&LogPointers) -> bool + Send,
+    ) -> bool {
+        let mut rx = self.raft.metrics();
+        let waited = tokio::time::timeout(timeout, async {
+            loop {
+                let p = {
+                    let m = rx.borrow_and_update();
+                    LogPointers {
+                        applied: m.last_applied.map(|l| l.index),
+                        snapshot: m.snapshot.map(|l| l.index),
+                        purged: m.purged.map(|l| l.index),
+                    }
+                };
+                if cond(&p) || rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        waited.await.is_ok()
     }
 
     /// Asks the group to build a snapshot (a durable commit of the state) and purge the

@@ -28,7 +28,7 @@ impl RaftNetworkFactory<TypeConfig> for NoPeers {
     type Network = NoPeers;
 
     async fn new_client(&mut self, target: u64, _node: &BasicNode) -> Self::Network {
-        tracing::warn!(target, "{NO_PEERS}");
+        tracing::warn!(peer = target, "{NO_PEERS}");
         NoPeers
     }
 }

@@ -12,7 +12,6 @@
 //! harvest decodes them to typed [`SortValue`]s, which the shard and the cross-shard
 //! merges compare.
 
-use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
@@ -21,50 +20,7 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, ColumnType, StrColumn};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader, f64_to_u64, u64_to_f64, u64_to_i64};
 
-use super::request::{SortField, SortTarget};
-use crate::mapping::{LeafKind, Mapping, Resolved};
-use crate::{IndexError, Result};
-
-/// What one sort criterion reads.
-#[derive(Debug, Clone)]
-pub(crate) enum KeySource {
-    Score,
-    Seq,
-    Int(String),
-    /// A float column; `true` for `float` fields (f32 precision).
-    Float(String, bool),
-    Str(String),
-    /// An unmapped field with `unmapped_type`: every document is missing it.
-    Missing(MissingKind),
-}
-
-/// How a missing value renders.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum MissingKind {
-    Int,
-    Float,
-    Str,
-}
-
-/// One resolved sort criterion.
-#[derive(Debug, Clone)]
-pub(crate) struct KeySpec {
-    pub(crate) source: KeySource,
-    pub(crate) desc: bool,
-    pub(crate) missing_first: bool,
-    pub(crate) use_max: bool,
-}
-
-/// A sort value of a hit.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum SortValue {
-    Score(f32),
-    Seq(u64),
-    I64(i64),
-    F64(f64),
-    Str(String),
-    Missing,
-}
+use super::sort::{KeySource, KeySpec, MissingKind, SortValue, compare_hits};
 
 /// One hit of a shard.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,51 +61,6 @@ impl ShardHits {
     pub fn hits(&self) -> &[ShardHit] {
         &self.hits
     }
-}
-
-fn ia(msg: impl Into<String>) -> IndexError {
-    IndexError::IllegalArgument(msg.into())
-}
-
-/// Resolves the sort of a request against a shard's mapping.
-pub(crate) fn resolve_sort(mapping: &Mapping, sort: &[SortField]) -> Result<Vec<KeySpec>> {
-    sort.iter()
-        .map(|f| {
-            let source = match &f.target {
-                SortTarget::Score => KeySource::Score,
-                SortTarget::Doc => KeySource::Seq,
-                SortTarget::Field(p) if p == "_id" => KeySource::Str("_id".into()),
-                SortTarget::Field(path) => match mapping.resolve(path) {
-                    Some(Resolved::Leaf(leaf)) => match leaf.kind {
-                        LeafKind::Text => return Err(ia(format!(
-                            "Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [{path}] in order to load field data by uninverting the inverted index. Note that this can use significant memory."
-                        ))),
-                        LeafKind::Keyword => KeySource::Str(format!("kw.{path}")),
-                        k if k.is_float() => KeySource::Float(format!("num.{path}"), k == LeafKind::Float),
-                        _ => KeySource::Int(format!("num.{path}")),
-                    },
-                    _ => match f.unmapped_type.as_deref() {
-                        Some("keyword" | "text") => KeySource::Missing(MissingKind::Str),
-                        Some("float" | "double" | "half_float" | "scaled_float") => {
-                            KeySource::Missing(MissingKind::Float)
-                        }
-                        Some(_) => KeySource::Missing(MissingKind::Int),
-                        None => {
-                            return Err(ia(format!(
-                                "No mapping found for [{path}] in order to sort on"
-                            )));
-                        }
-                    },
-                },
-            };
-            Ok(KeySpec {
-                source,
-                desc: f.desc,
-                missing_first: f.missing_first,
-                use_max: f.use_max,
-            })
-        })
-        .collect()
 }
 
 fn score_bits(s: f32) -> u64 {
@@ -291,48 +202,6 @@ impl Collector for TopCollector {
         out.hits.truncate(self.k);
         out.max_score = max;
         Ok(out)
-    }
-}
-
-/// Orders two hits by the sort criteria only.
-pub(crate) fn compare_hits(specs: &[KeySpec], a: &ShardHit, b: &ShardHit) -> Ordering {
-    for (i, spec) in specs.iter().enumerate() {
-        let o = compare_values(spec, &a.sort[i], &b.sort[i]);
-        if o != Ordering::Equal {
-            return o;
-        }
-    }
-    Ordering::Equal
-}
-
-fn compare_values(spec: &KeySpec, a: &SortValue, b: &SortValue) -> Ordering {
-    let natural = match (a, b) {
-        (SortValue::Missing, SortValue::Missing) => return Ordering::Equal,
-        (SortValue::Missing, _) => {
-            return if spec.missing_first {
-                Ordering::Less
-            } else {
-                Ordering::Greater
-            };
-        }
-        (_, SortValue::Missing) => {
-            return if spec.missing_first {
-                Ordering::Greater
-            } else {
-                Ordering::Less
-            };
-        }
-        (SortValue::Score(x), SortValue::Score(y)) => x.total_cmp(y),
-        (SortValue::Seq(x), SortValue::Seq(y)) => x.cmp(y),
-        (SortValue::I64(x), SortValue::I64(y)) => x.cmp(y),
-        (SortValue::F64(x), SortValue::F64(y)) => x.total_cmp(y),
-        (SortValue::Str(x), SortValue::Str(y)) => x.cmp(y),
-        _ => Ordering::Equal,
-    };
-    if spec.desc {
-        natural.reverse()
-    } else {
-        natural
     }
 }
 

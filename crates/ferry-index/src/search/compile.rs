@@ -6,22 +6,21 @@
 //! ids, exists, prefix and wildcard queries score a constant (their boost), text and
 //! keyword terms score BM25; a field missing from the mapping matches nothing; a value
 //! that does not parse for its field fails the search (unless `lenient`). Multi-field
-//! queries (`multi_match`, `query_string`) live in [`super::compile_multi`].
-
-use std::ops::Bound as RangeBound;
+//! queries live in [`super::compile_multi`], field queries in [`super::compile_match`]
+//! and [`super::compile_multiterm`].
 
 use serde_json::Value;
 use tantivy::Term;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, EmptyQuery, Occur,
-    PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery, TermSetQuery,
+    Query, RegexQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
-use super::analysis::{analyze, normalize};
-use super::dsl::{Bound, MinimumShouldMatch, Operator, QueryNode};
+use super::compile_multiterm::wildcard_to_regex;
+use super::dsl::{MinimumShouldMatch, QueryNode};
 use super::schema::{Fields, TextSlots, TextTarget};
-use crate::mapping::{Indexed, LeafKind, LeafMapping, Mapping, Scalar};
+use crate::mapping::{LeafMapping, Mapping, Scalar};
 use crate::{IndexError, Result};
 
 pub(crate) type Q = Box<dyn Query>;
@@ -66,48 +65,6 @@ pub(crate) fn value_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => Scalar::from_json(other).map_or_else(String::new, |s| s.to_text().into_owned()),
     }
-}
-
-/// Escapes regex meta characters (and control characters) of `s`.
-pub(crate) fn regex_escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        if c < ' ' {
-            out.push_str(&format!("\\x{{{:x}}}", c as u32));
-        } else {
-            if "\\.+*?()|[]{}^$#&-~\"<>@".contains(c) {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-    }
-}
-
-/// Wildcard syntax (`*`, `?`, `\` escapes) to regex syntax.
-pub(crate) fn wildcard_to_regex(pattern: &str) -> String {
-    let mut out = String::new();
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' => out.push_str(".*"),
-            '?' => out.push('.'),
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    regex_escape(&n.to_string(), &mut out);
-                }
-            }
-            _ => regex_escape(&c.to_string(), &mut out),
-        }
-    }
-    out
-}
-
-fn phrase_or_term(field: Field, terms: Vec<(usize, Term)>, slop: u32) -> Q {
-    if terms.len() == 1 {
-        let (_, t) = terms.into_iter().next().expect("one term");
-        return Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs));
-    }
-    let _ = field;
-    Box::new(PhraseQuery::new_with_offset_and_slop(terms, slop))
 }
 
 impl Compiler<'_> {
@@ -280,7 +237,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn text_term(&self, tf: &TextField<'_>, token: &str) -> Term {
+    pub(crate) fn text_term(&self, tf: &TextField<'_>, token: &str) -> Term {
         match tf {
             TextField::Slot(f) => Term::from_field_text(*f, token),
             TextField::Json(path) => {
@@ -291,457 +248,26 @@ impl Compiler<'_> {
         }
     }
 
-    fn text_tantivy_field(&self, tf: &TextField<'_>) -> Field {
-        match tf {
-            TextField::Slot(f) => *f,
-            TextField::Json(_) => self.fields.txt,
-        }
-    }
-
-    fn kw_term(&self, path: &str, value: &str) -> Term {
+    pub(crate) fn kw_term(&self, path: &str, value: &str) -> Term {
         let mut t = Term::from_field_json_path(self.fields.kw, path, true);
         t.append_type_and_str(value);
         t
     }
 
-    fn num_term_i64(&self, path: &str, v: i64) -> Term {
+    pub(crate) fn num_term_i64(&self, path: &str, v: i64) -> Term {
         let mut t = Term::from_field_json_path(self.fields.num, path, true);
         t.append_type_and_fast_value(v);
         t
     }
 
     /// An f64 term, normalised as tantivy indexes JSON numbers (integral values as i64).
-    fn num_term_f64(&self, path: &str, v: f64) -> Term {
+    pub(crate) fn num_term_f64(&self, path: &str, v: f64) -> Term {
         if v.fract() == 0.0 && v >= i64::MIN as f64 && v < i64::MAX as f64 {
             return self.num_term_i64(path, v as i64);
         }
         let mut t = Term::from_field_json_path(self.fields.num, path, true);
         t.append_type_and_fast_value(v);
         t
-    }
-
-    /// A text query over the tokens of `text`.
-    fn text_tokens_query(
-        &self,
-        path: &str,
-        text: &str,
-        operator: Operator,
-        msm: Option<&MinimumShouldMatch>,
-        zero_terms_all: bool,
-    ) -> Q {
-        let tokens = analyze(text);
-        if tokens.is_empty() {
-            return if zero_terms_all {
-                Box::new(AllQuery)
-            } else {
-                empty()
-            };
-        }
-        let Some(tf) = self.text_field(path) else {
-            return empty();
-        };
-        let mut clauses: Vec<Q> = tokens
-            .iter()
-            .map(|(_, t)| {
-                Box::new(TermQuery::new(
-                    self.text_term(&tf, t),
-                    IndexRecordOption::WithFreqs,
-                )) as Q
-            })
-            .collect();
-        if clauses.len() == 1 {
-            return clauses.pop().expect("one clause");
-        }
-        match operator {
-            Operator::And => Box::new(BooleanQuery::intersection(clauses)),
-            Operator::Or => {
-                let n = clauses.len();
-                let required = msm.map_or(1, |m| m.calc(n)).max(1);
-                if required > n {
-                    return empty();
-                }
-                Box::new(BooleanQuery::union_with_minimum_required_clauses(
-                    clauses, required,
-                ))
-            }
-        }
-    }
-
-    /// `match` on one leaf (no query boost applied).
-    pub(crate) fn match_leaf(
-        &self,
-        path: &str,
-        leaf: &LeafMapping,
-        query: &Value,
-        operator: Operator,
-        msm: Option<&MinimumShouldMatch>,
-        zero_terms_all: bool,
-    ) -> Result<Q> {
-        let q = if leaf.kind == LeafKind::Text {
-            self.text_tokens_query(path, &value_text(query), operator, msm, zero_terms_all)
-        } else {
-            self.exact(path, leaf, query)?
-        };
-        Ok(boosted(q, leaf.boost))
-    }
-
-    pub(crate) fn phrase_leaf(
-        &self,
-        path: &str,
-        leaf: &LeafMapping,
-        query: &Value,
-        slop: u32,
-        zero_terms_all: bool,
-    ) -> Result<Q> {
-        if leaf.kind != LeafKind::Text {
-            return Ok(boosted(self.exact(path, leaf, query)?, leaf.boost));
-        }
-        let tokens = analyze(&value_text(query));
-        if tokens.is_empty() {
-            return Ok(if zero_terms_all {
-                Box::new(AllQuery)
-            } else {
-                empty()
-            });
-        }
-        let Some(tf) = self.text_field(path) else {
-            return Ok(empty());
-        };
-        let terms = tokens
-            .iter()
-            .map(|(pos, t)| (*pos, self.text_term(&tf, t)))
-            .collect();
-        Ok(boosted(
-            phrase_or_term(self.text_tantivy_field(&tf), terms, slop),
-            leaf.boost,
-        ))
-    }
-
-    pub(crate) fn phrase_prefix_leaf(
-        &self,
-        path: &str,
-        leaf: &LeafMapping,
-        query: &str,
-        slop: u32,
-        max_expansions: u32,
-    ) -> Result<Q> {
-        if leaf.kind != LeafKind::Text {
-            let value = Value::String(query.to_string());
-            return self.pattern_leaf("prefix", path, leaf, &value_text(&value), false);
-        }
-        let tokens = analyze(query);
-        let Some((_, last)) = tokens.last() else {
-            return Ok(empty());
-        };
-        if tokens.len() == 1 {
-            return self.pattern_leaf("prefix", path, leaf, last, false);
-        }
-        let Some(tf) = self.text_field(path) else {
-            return Ok(empty());
-        };
-        let _ = slop;
-        let terms = tokens
-            .iter()
-            .map(|(pos, t)| (*pos, self.text_term(&tf, t)))
-            .collect();
-        let mut q = PhrasePrefixQuery::new_with_offset(terms);
-        q.set_max_expansions(max_expansions);
-        Ok(boosted(Box::new(q), leaf.boost))
-    }
-
-    /// An exact-value query on a non-text leaf (or an unanalyzed text term).
-    pub(crate) fn exact(&self, path: &str, leaf: &LeafMapping, value: &Value) -> Result<Q> {
-        let scalar = Scalar::from_json(value)
-            .ok_or_else(|| ia(format!("[{path}] query value must be a scalar")))?;
-        match leaf.kind {
-            LeafKind::Text => {
-                let Some(tf) = self.text_field(path) else {
-                    return Ok(empty());
-                };
-                let text = scalar.to_text();
-                Ok(Box::new(TermQuery::new(
-                    self.text_term(&tf, &text),
-                    IndexRecordOption::WithFreqs,
-                )))
-            }
-            LeafKind::Keyword => match leaf.convert_query(scalar) {
-                Ok(Some(Indexed::Str(s))) => Ok(Box::new(TermQuery::new(
-                    self.kw_term(path, &s),
-                    IndexRecordOption::Basic,
-                ))),
-                _ => Ok(empty()),
-            },
-            LeafKind::Date => {
-                let (lo, hi) = self.date_point(path, leaf, value)?;
-                let lower = RangeBound::Included(self.num_term_i64(path, lo));
-                let upper = RangeBound::Included(self.num_term_i64(path, hi));
-                Ok(constant(Box::new(RangeQuery::new(lower, upper)), 1.0))
-            }
-            _ => {
-                let term = match leaf.convert_query(scalar) {
-                    Ok(Some(Indexed::I64(n))) => self.num_term_i64(path, n),
-                    Ok(Some(Indexed::F64(f))) => self.num_term_f64(path, f),
-                    Ok(_) => return Ok(empty()),
-                    Err(cause) => return Err(ia(format!("failed to create query: {cause}"))),
-                };
-                Ok(constant(
-                    Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
-                    1.0,
-                ))
-            }
-        }
-    }
-
-    /// A date query value: the millisecond range it covers (`2015-01-01` is the whole day).
-    fn date_point(&self, path: &str, leaf: &LeafMapping, value: &Value) -> Result<(i64, i64)> {
-        let text = value_text(value);
-        let fmt = leaf.format();
-        let parse = |up| {
-            fmt.parse_math(&text, up, 0, self.now_millis)
-                .map_err(|e| ia(format!("failed to create query on [{path}]: {e}")))
-        };
-        Ok((parse(false)?, parse(true)?))
-    }
-
-    fn term_leaf(
-        &self,
-        path: &str,
-        leaf: &LeafMapping,
-        value: &Value,
-        ci: bool,
-        boost: f32,
-    ) -> Result<Q> {
-        let boost = boost * leaf.boost;
-        if ci && matches!(leaf.kind, LeafKind::Text | LeafKind::Keyword) {
-            let mut pattern = String::new();
-            regex_escape(&value_text(value), &mut pattern);
-            return self
-                .regex_on(path, leaf, &pattern, true)
-                .map(|q| constant(q, boost));
-        }
-        let q = self.exact(path, leaf, value)?;
-        Ok(if leaf.kind.is_numeric_like() {
-            constant(q, boost)
-        } else {
-            boosted(q, boost)
-        })
-    }
-
-    fn terms_leaf(
-        &self,
-        path: &str,
-        leaf: &LeafMapping,
-        values: &[Value],
-        boost: f32,
-    ) -> Result<Q> {
-        let mut terms = Vec::with_capacity(values.len());
-        let mut ranges: Vec<Q> = Vec::new();
-        for v in values {
-            let scalar =
-                Scalar::from_json(v).ok_or_else(|| ia("[terms] values must be scalars"))?;
-            match leaf.kind {
-                LeafKind::Text => {
-                    if let Some(tf) = self.text_field(path) {
-                        terms.push(self.text_term(&tf, &scalar.to_text()));
-                    }
-                }
-                LeafKind::Keyword => {
-                    if let Ok(Some(Indexed::Str(s))) = leaf.convert_query(scalar) {
-                        terms.push(self.kw_term(path, &s));
-                    }
-                }
-                LeafKind::Date => ranges.push(self.exact(path, leaf, v)?),
-                _ => match leaf.convert_query(scalar) {
-                    Ok(Some(Indexed::I64(n))) => terms.push(self.num_term_i64(path, n)),
-                    Ok(Some(Indexed::F64(f))) => terms.push(self.num_term_f64(path, f)),
-                    Ok(_) => {}
-                    Err(cause) => return Err(ia(format!("failed to create query: {cause}"))),
-                },
-            }
-        }
-        let mut q: Q = Box::new(TermSetQuery::new(terms));
-        if !ranges.is_empty() {
-            ranges.push(q);
-            q = Box::new(BooleanQuery::union(ranges));
-        }
-        Ok(constant(q, boost * leaf.boost))
-    }
-
-    fn range_leaf(
-        &self,
-        path: &str,
-        leaf: &LeafMapping,
-        lower: Option<&Bound>,
-        upper: Option<&Bound>,
-        format: Option<&str>,
-        tz: i32,
-    ) -> Result<Q> {
-        if lower.is_none() && upper.is_none() {
-            return Ok(self.exists(path));
-        }
-        let num_err = |b: &Bound, cause: String| {
-            ia(format!(
-                "failed to create query: [{path}] bound [{}]: {cause}",
-                b.value
-            ))
-        };
-        match leaf.kind {
-            LeafKind::Keyword | LeafKind::Text => {
-                let term = |s: &str| -> Option<Term> {
-                    match leaf.kind {
-                        LeafKind::Keyword => Some(self.kw_term(path, s)),
-                        _ => match self.text_field(path)? {
-                            TextField::Slot(f) => Some(Term::from_field_text(f, s)),
-                            TextField::Json(_) => None,
-                        },
-                    }
-                };
-                let mk = |b: Option<&Bound>| -> Result<Option<RangeBound<Term>>> {
-                    Ok(match b {
-                        None => Some(RangeBound::Unbounded),
-                        Some(b) => {
-                            let s = value_text(&b.value);
-                            term(&s).map(|t| {
-                                if b.inclusive {
-                                    RangeBound::Included(t)
-                                } else {
-                                    RangeBound::Excluded(t)
-                                }
-                            })
-                        }
-                    })
-                };
-                match (mk(lower)?, mk(upper)?) {
-                    (Some(lo), Some(hi)) => Ok(Box::new(RangeQuery::new(lo, hi))),
-                    _ if leaf.kind == LeafKind::Text && self.text_field(path).is_none() => {
-                        Ok(empty())
-                    }
-                    _ => Err(ia(format!(
-                        "[range] on text field [{path}] beyond the first 32 text fields is not supported yet"
-                    ))),
-                }
-            }
-            LeafKind::Double | LeafKind::Float => {
-                let conv = |b: &Bound| -> Result<f64> {
-                    let s = Scalar::from_json(&b.value)
-                        .ok_or_else(|| num_err(b, "not a scalar".into()))?;
-                    match leaf.convert_query(s) {
-                        Ok(Some(Indexed::F64(f))) => Ok(f),
-                        Ok(_) => Err(num_err(b, "not a number".into())),
-                        Err(c) => Err(num_err(b, c)),
-                    }
-                };
-                let mk = |b: Option<&Bound>| -> Result<RangeBound<Term>> {
-                    Ok(match b {
-                        None => RangeBound::Unbounded,
-                        Some(b) => {
-                            let mut t = Term::from_field_json_path(self.fields.num, path, true);
-                            t.append_type_and_fast_value(conv(b)?);
-                            if b.inclusive {
-                                RangeBound::Included(t)
-                            } else {
-                                RangeBound::Excluded(t)
-                            }
-                        }
-                    })
-                };
-                Ok(Box::new(RangeQuery::new(mk(lower)?, mk(upper)?)))
-            }
-            _ => {
-                // i64 kinds: integers, booleans, dates → inclusive i64 bounds.
-                let lo = match lower {
-                    None => None,
-                    Some(b) => Some(
-                        self.int_bound(path, leaf, b, true, format, tz)
-                            .map_err(|c| num_err(b, c))?,
-                    ),
-                };
-                let hi = match upper {
-                    None => None,
-                    Some(b) => Some(
-                        self.int_bound(path, leaf, b, false, format, tz)
-                            .map_err(|c| num_err(b, c))?,
-                    ),
-                };
-                if let (Some(l), Some(h)) = (lo, hi)
-                    && l > h
-                {
-                    return Ok(empty());
-                }
-                let mk = |v: Option<i64>| match v {
-                    None => RangeBound::Unbounded,
-                    Some(v) => RangeBound::Included(self.num_term_i64(path, v)),
-                };
-                Ok(Box::new(RangeQuery::new(mk(lo), mk(hi))))
-            }
-        }
-    }
-
-    /// An inclusive i64 bound of an integer, boolean or date range.
-    fn int_bound(
-        &self,
-        path: &str,
-        leaf: &LeafMapping,
-        b: &Bound,
-        is_lower: bool,
-        format: Option<&str>,
-        tz: i32,
-    ) -> std::result::Result<i64, String> {
-        let _ = path;
-        if leaf.kind == LeafKind::Date {
-            // gt and lte round up; gte and lt round down (ES date math rounding).
-            let round_up = is_lower != b.inclusive;
-            let custom;
-            let fmt = match format {
-                Some(f) => {
-                    custom = crate::mapping::DateFormat::parse(f)?;
-                    &custom
-                }
-                None => leaf.format(),
-            };
-            let ms = fmt.parse_math(&value_text(&b.value), round_up, tz, self.now_millis)?;
-            return Ok(match (is_lower, b.inclusive) {
-                (true, false) => ms.saturating_add(1),
-                (false, false) => ms.saturating_sub(1),
-                _ => ms,
-            });
-        }
-        let s = Scalar::from_json(&b.value).ok_or("not a scalar")?;
-        if leaf.kind == LeafKind::Boolean {
-            return match leaf.convert_query(s)? {
-                Some(Indexed::I64(n)) => Ok(match (is_lower, b.inclusive) {
-                    (true, false) => n + 1,
-                    (false, false) => n - 1,
-                    _ => n,
-                }),
-                _ => Err("not a boolean".into()),
-            };
-        }
-        // Integers: a fractional bound rounds inwards.
-        let f = match s {
-            Scalar::I64(n) => n as f64,
-            Scalar::U64(n) => n as f64,
-            Scalar::F64(f) => f,
-            Scalar::Str(t) => t
-                .trim()
-                .parse::<f64>()
-                .map_err(|_| format!("For input string: \"{t}\""))?,
-            Scalar::Bool(_) => return Err("not a number".into()),
-        };
-        if let Scalar::I64(n) = s {
-            return Ok(match (is_lower, b.inclusive) {
-                (true, false) => n.saturating_add(1),
-                (false, false) => n.saturating_sub(1),
-                _ => n,
-            });
-        }
-        let v = match (is_lower, b.inclusive) {
-            (true, true) => f.ceil(),
-            (true, false) => f.floor() + 1.0,
-            (false, true) => f.floor(),
-            (false, false) => f.ceil() - 1.0,
-        };
-        Ok(v.clamp(i64::MIN as f64, i64::MAX as f64) as i64)
     }
 
     /// `exists` on a path (or a `*` pattern): documents with a value there or below.
@@ -759,72 +285,7 @@ impl Compiler<'_> {
         ))
     }
 
-    fn pattern_query(
-        &self,
-        kind: &str,
-        field: &str,
-        value: &str,
-        ci: bool,
-        boost: f32,
-    ) -> Result<Q> {
-        match self.leaf(field)? {
-            Some(leaf) => Ok(constant(
-                self.pattern_leaf(kind, field, leaf, value, ci)?,
-                boost * leaf.boost,
-            )),
-            None => Ok(empty()),
-        }
-    }
-
-    /// `prefix`, `wildcard` or `regexp` on one leaf.
-    pub(crate) fn pattern_leaf(
-        &self,
-        kind: &str,
-        path: &str,
-        leaf: &LeafMapping,
-        value: &str,
-        ci: bool,
-    ) -> Result<Q> {
-        if !matches!(leaf.kind, LeafKind::Text | LeafKind::Keyword) {
-            return Err(ia(format!(
-                "Can only use {kind} queries on keyword and text fields - not on [{path}] which is of type [{}]",
-                leaf.kind.name()
-            )));
-        }
-        let pattern = match kind {
-            "prefix" => {
-                let mut p = String::new();
-                regex_escape(value, &mut p);
-                p.push_str(".*");
-                p
-            }
-            "wildcard" => wildcard_to_regex(value),
-            _ => value.to_string(),
-        };
-        self.regex_on(path, leaf, &pattern, ci)
-    }
-
-    /// A regex over the terms of one leaf (the JSON path prefix is added for `kw`/`txt`).
-    fn regex_on(&self, path: &str, leaf: &LeafMapping, pattern: &str, ci: bool) -> Result<Q> {
-        let flags = if ci { "(?si:" } else { "(?s:" };
-        let (field, full) = match leaf.kind {
-            LeafKind::Keyword => (self.fields.kw, json_prefix(path, flags, pattern)),
-            _ => match self.text_field(path) {
-                None => return Ok(empty()),
-                Some(TextField::Slot(f)) => (f, format!("{flags}{pattern})")),
-                Some(TextField::Json(p)) => (self.fields.txt, json_prefix(p, flags, pattern)),
-            },
-        };
-        RegexQuery::from_pattern(&full, field)
-            .map(|q| Box::new(q) as Q)
-            .map_err(|e| {
-                ia(format!(
-                    "failed to create query: invalid pattern [{pattern}]: {e}"
-                ))
-            })
-    }
-
-    fn bool_query(
+    pub(crate) fn bool_query(
         &self,
         must: &[QueryNode],
         should: &[QueryNode],
@@ -862,26 +323,5 @@ impl Compiler<'_> {
             Box::new(BooleanQuery::with_minimum_required_clauses(clauses, min)),
             boost,
         ))
-    }
-}
-
-/// `<path with \x01 separators>\x00s(?flags:pattern)`: a regex over JSON string terms.
-fn json_prefix(path: &str, flags: &str, pattern: &str) -> String {
-    let mut out = String::new();
-    let json_path = path.replace('.', "\u{1}");
-    regex_escape(&json_path, &mut out);
-    out.push_str("\\x{0}s");
-    out.push_str(flags);
-    out.push_str(pattern);
-    out.push(')');
-    out
-}
-
-/// Text multi-term queries on text fields see lowercased input (the analyzer's normalizer).
-pub(crate) fn normalize_for(leaf: &LeafMapping, value: &str) -> String {
-    if leaf.kind == LeafKind::Text {
-        normalize(value)
-    } else {
-        value.to_string()
     }
 }

@@ -156,10 +156,9 @@ impl Compiler<'_> {
                 self.qs_per_field(ctx, field.as_deref(), |path, leaf| {
                     if leaf.kind == LeafKind::Text {
                         let tokens = analyze(text);
-                        let Some(tf) = self.text_field(path) else {
+                        if self.text_field(path).is_none() {
                             return Ok(None);
-                        };
-                        let _ = tf;
+                        }
                         let occur = match ctx.qs.default_operator {
                             Operator::And => Occur::Must,
                             Operator::Or => Occur::Should,
@@ -192,7 +191,7 @@ impl Compiler<'_> {
             }
             QsNode::Wildcard { field, pattern } => {
                 self.qs_per_field(ctx, field.as_deref(), |path, leaf| {
-                    let p = super::compile::normalize_for(leaf, pattern);
+                    let p = super::compile_multiterm::normalize_for(leaf, pattern);
                     self.pattern_leaf("wildcard", path, leaf, &p, false)
                         .map(Some)
                 })?

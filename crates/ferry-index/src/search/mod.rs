@@ -14,13 +14,17 @@
 mod analysis;
 mod collect;
 mod compile;
+mod compile_match;
 mod compile_multi;
+mod compile_multiterm;
 mod document;
 pub(crate) mod dsl;
 mod query_string;
+mod query_string_lex;
 mod request;
 mod schema;
 mod shard_index;
+mod sort;
 #[cfg(test)]
 mod tests;
 
@@ -28,11 +32,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use collect::{KeySource, KeySpec, MissingKind, SortValue, compare_hits};
 pub use collect::{ShardHit, ShardHits};
 pub use request::SearchRequest;
 use request::TrackTotalHits;
 pub use shard_index::ShardSearchIndex;
+use sort::{KeySpec, compare_hits, render_sort_value};
 
 use crate::{IndexError, IndexHandle, Result};
 
@@ -185,7 +189,7 @@ pub async fn search(indices: &[Arc<IndexHandle>], req: &SearchRequest) -> Result
     Ok(SearchHits {
         total,
         total_exact,
-        max_score: if req.needs_scores() {
+        max_score: if req.needs_scores() && req.size > 0 {
             merged.max_score
         } else {
             None
@@ -235,37 +239,6 @@ async fn fetch_sources(
     })
     .await
     .map_err(join_error)?
-}
-
-/// An f32 as the shortest decimal that reads back to it (as ES prints floats).
-fn f32_json(f: f32) -> Value {
-    format!("{f}")
-        .parse::<f64>()
-        .ok()
-        .and_then(serde_json::Number::from_f64)
-        .map_or(Value::Null, Value::Number)
-}
-
-/// A sort value as ES shows it: numbers for numeric and date fields (epoch millis),
-/// strings for keywords; a missing long shows as `Long.MAX_VALUE`/`MIN_VALUE`.
-fn render_sort_value(v: &SortValue, spec: &KeySpec) -> Value {
-    match v {
-        SortValue::Score(s) => f32_json(*s),
-        SortValue::Seq(n) => Value::from(*n),
-        SortValue::I64(n) => Value::from(*n),
-        SortValue::F64(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        SortValue::Str(s) => Value::String(s.clone()),
-        SortValue::Missing => match spec.source {
-            KeySource::Int(_) | KeySource::Missing(MissingKind::Int) => {
-                if spec.desc != spec.missing_first {
-                    Value::from(i64::MIN)
-                } else {
-                    Value::from(i64::MAX)
-                }
-            }
-            _ => Value::Null,
-        },
-    }
 }
 
 /// Counts matches over every shard of `indices`.

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::dsl::{Operator, QueryNode, parse_query, parsing};
 use super::query_string::{self, QsQuery};
+use super::sort::{SortField, SortTarget, parse_order, parse_sort, sort_target};
 use crate::source::token_name;
 use crate::{IndexError, Result, SourceFilter};
 
@@ -26,40 +27,6 @@ pub(crate) enum TrackTotalHits {
     UpTo(u64),
     /// Do not report a total (`false`).
     Off,
-}
-
-/// What a sort criterion sorts on.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum SortTarget {
-    Score,
-    Doc,
-    Field(String),
-}
-
-/// One sort criterion.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SortField {
-    pub(crate) target: SortTarget,
-    pub(crate) desc: bool,
-    /// `missing: _first` (default `_last`).
-    pub(crate) missing_first: bool,
-    /// `unmapped_type`: sort an unmapped field as if it had this type (all missing).
-    pub(crate) unmapped_type: Option<String>,
-    /// `mode: max` (min or max of a multi-valued field; default min for asc, max for desc).
-    pub(crate) use_max: bool,
-}
-
-impl SortField {
-    fn new(target: SortTarget) -> Self {
-        let desc = target == SortTarget::Score;
-        Self {
-            target,
-            desc,
-            missing_first: false,
-            unmapped_type: None,
-            use_max: desc,
-        }
-    }
 }
 
 /// A parsed, validated search body (index-independent; compiled per shard).
@@ -197,117 +164,6 @@ fn check_time_value(v: &Value) -> Result<()> {
             "failed to parse setting [timeout] with value [{s}] as a time value: unit is missing or unrecognized"
         )))
     }
-}
-
-fn parse_order(v: &Value) -> Result<bool> {
-    match v.as_str().map(str::to_ascii_lowercase).as_deref() {
-        Some("asc") => Ok(false),
-        Some("desc") => Ok(true),
-        _ => Err(IndexError::IllegalArgument(format!(
-            "[sort] unknown order [{v}], expected [asc] or [desc]"
-        ))),
-    }
-}
-
-fn sort_target(name: &str) -> Result<SortTarget> {
-    match name {
-        "_score" => Ok(SortTarget::Score),
-        "_doc" => Ok(SortTarget::Doc),
-        "_geo_distance" | "_script" | "_shard_doc" => {
-            Err(parsing(format!("[sort] on [{name}] is not supported yet")))
-        }
-        "" => Err(parsing("[sort] field name cannot be empty")),
-        _ => Ok(SortTarget::Field(name.to_string())),
-    }
-}
-
-fn sort_field(name: &str, spec: &Value) -> Result<SortField> {
-    let mut f = SortField::new(sort_target(name)?);
-    match spec {
-        Value::String(_) => {
-            f.desc = parse_order(spec)?;
-            f.use_max = f.desc;
-        }
-        Value::Object(o) => {
-            for (k, v) in o {
-                match k.as_str() {
-                    "order" => {
-                        f.desc = parse_order(v)?;
-                        f.use_max = f.desc;
-                    }
-                    "missing" => match v.as_str() {
-                        Some("_last") => f.missing_first = false,
-                        Some("_first") => f.missing_first = true,
-                        _ => {
-                            return Err(IndexError::IllegalArgument(format!(
-                                "[sort] missing value [{v}] is not supported yet: use [_first] or [_last]"
-                            )));
-                        }
-                    },
-                    "unmapped_type" => {
-                        f.unmapped_type = Some(
-                            v.as_str()
-                                .ok_or_else(|| parsing("[sort] [unmapped_type] must be a string"))?
-                                .to_string(),
-                        );
-                    }
-                    "mode" => match v.as_str() {
-                        Some("min") => f.use_max = false,
-                        Some("max") => f.use_max = true,
-                        _ => {
-                            return Err(IndexError::IllegalArgument(format!(
-                                "[sort] mode [{v}] is not supported yet: use [min] or [max]"
-                            )));
-                        }
-                    },
-                    _ => {
-                        return Err(parsing(format!("[sort] option [{k}] is not supported yet")));
-                    }
-                }
-            }
-            if !o.contains_key("mode") {
-                f.use_max = f.desc;
-            }
-        }
-        other => {
-            return Err(parsing(format!(
-                "[sort] malformed value for [{name}]: {}",
-                token_name(other)
-            )));
-        }
-    }
-    Ok(f)
-}
-
-fn push_sort_item(out: &mut Vec<SortField>, item: &Value) -> Result<()> {
-    match item {
-        Value::String(name) => out.push(SortField::new(sort_target(name)?)),
-        Value::Object(o) => {
-            for (name, spec) in o {
-                out.push(sort_field(name, spec)?);
-            }
-        }
-        other => {
-            return Err(parsing(format!(
-                "[sort] malformed, expected a field name or an object but found a {}",
-                token_name(other)
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn parse_sort(v: &Value) -> Result<Vec<SortField>> {
-    let mut out = Vec::new();
-    match v {
-        Value::Array(items) => {
-            for item in items {
-                push_sort_item(&mut out, item)?;
-            }
-        }
-        other => push_sort_item(&mut out, other)?,
-    }
-    Ok(out)
 }
 
 impl SearchRequest {
@@ -507,12 +363,14 @@ impl SearchRequest {
         !self.sort.is_empty()
     }
 
-    /// Whether hits carry scores (sorted by score, or `track_scores`).
+    /// Whether scores are computed: sorted by score or `track_scores` (and there are
+    /// hits to show), or `min_score` filters on them.
     pub(crate) fn needs_scores(&self) -> bool {
-        self.sort.is_empty()
-            || self.track_scores
-            || self.min_score.is_some()
-            || self.sort.iter().any(|s| s.target == SortTarget::Score)
+        let shown = self.size > 0
+            && (self.sort.is_empty()
+                || self.track_scores
+                || self.sort.iter().any(|s| s.target == SortTarget::Score));
+        shown || self.min_score.is_some()
     }
 
     /// The effective sort: the explicit one, or `_score` desc.

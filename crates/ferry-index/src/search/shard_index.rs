@@ -22,12 +22,13 @@ use tantivy::query::{BooleanQuery, Occur};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 use tracing::debug;
 
-use super::collect::{KeySpec, ShardHits, TopCollector, resolve_sort};
+use super::collect::{ShardHits, TopCollector};
 use super::compile::{Compiler, Q, constant};
 use super::document::{PlannedDoc, plan_document};
 use super::request::SearchRequest;
 use super::schema::{Fields, TextSlots, build_schema, register_tokenizers};
-use crate::mapping::date::now_millis;
+use super::sort::{KeySpec, resolve_sort};
+use crate::mapping::date_math::now_millis;
 use crate::{IndexError, Mapping, Result, SharedMapping};
 
 /// Memory budget of a shard's index writer.

@@ -83,8 +83,8 @@ async fn housekeeping(core: &ShardCore) {
             tracing::warn!(shard = core.number, error = %e, "checking history retention failed")
         }
     }
-    let (applied, snapshot) = core.raft.applied_and_snapshot();
-    if applied > snapshot
+    let log = core.raft.log_pointers();
+    if log.applied > log.snapshot
         && let Err(e) = core.raft.trigger_snapshot().await
     {
         tracing::warn!(shard = core.number, error = %e, "requesting a durable commit failed");

@@ -19,12 +19,10 @@ use super::records::{
     DOCS, HISTORY, HistoryRecord, LEASES, META, META_STATE, RaftPosition, SUPERSEDED, ShardState,
     db_err, decode, decode_doc, encode,
 };
-use crate::command::{
-    AppliedWrite, OpError, OpKind, PruneReport, SearchChange, ShardCommand, ShardResponse,
-};
+use crate::command::{AppliedWrite, OpError, OpKind, SearchChange, ShardCommand, ShardResponse};
 use crate::versioning::{self, DocVersion};
 use crate::{
-    DeleteOp, IndexError, IndexOp, Result, RetentionLease, UpdateOp, WriteOp, WriteResult, leases,
+    DeleteOp, IndexError, IndexOp, Result, RetentionLease, UpdateOp, WriteOp, WriteResult,
 };
 
 /// What a Raft entry carries, as the store sees it.
@@ -48,11 +46,11 @@ pub(crate) struct ApplyItem {
 }
 
 /// The open tables of one apply transaction.
-struct Tables<'t> {
-    docs: Table<'t, &'static str, &'static [u8]>,
-    history: Table<'t, u64, &'static [u8]>,
-    superseded: Table<'t, u64, ()>,
-    leases: Table<'t, &'static str, &'static [u8]>,
+pub(super) struct Tables<'t> {
+    pub(super) docs: Table<'t, &'static str, &'static [u8]>,
+    pub(super) history: Table<'t, u64, &'static [u8]>,
+    pub(super) superseded: Table<'t, u64, ()>,
+    pub(super) leases: Table<'t, &'static str, &'static [u8]>,
 }
 
 impl StateStore {
@@ -164,53 +162,24 @@ impl Tables<'_> {
                 retaining_seq_no,
                 source,
                 timestamp_millis,
-            } => {
-                let existing = self.lease(&id)?;
-                ShardResponse::Lease(match leases::check_add(existing.as_ref(), &id) {
-                    Err(e) => Err(e.into()),
-                    Ok(()) => {
-                        let lease = RetentionLease {
-                            id,
-                            retaining_seq_no,
-                            timestamp_millis,
-                            source,
-                        };
-                        self.put_lease(&lease)?;
-                        Ok(Some(lease))
-                    }
-                })
-            }
+            } => ShardResponse::Lease(self.add_lease(RetentionLease {
+                id,
+                retaining_seq_no,
+                timestamp_millis,
+                source,
+            })?),
             ShardCommand::RenewLease {
                 id,
                 retaining_seq_no,
                 source,
                 timestamp_millis,
-            } => {
-                let existing = self.lease(&id)?;
-                ShardResponse::Lease(
-                    match leases::check_renew(existing.as_ref(), &id, retaining_seq_no, &source) {
-                        Err(e) => Err(e.into()),
-                        Ok(()) => {
-                            let lease = RetentionLease {
-                                id,
-                                retaining_seq_no,
-                                timestamp_millis,
-                                source,
-                            };
-                            self.put_lease(&lease)?;
-                            Ok(Some(lease))
-                        }
-                    },
-                )
-            }
-            ShardCommand::RemoveLease { id } => {
-                let removed = self.leases.remove(id.as_str()).map_err(db_err)?.is_some();
-                ShardResponse::Lease(if removed {
-                    Ok(None)
-                } else {
-                    Err(leases::not_found(&id).into())
-                })
-            }
+            } => ShardResponse::Lease(self.renew_lease(RetentionLease {
+                id,
+                retaining_seq_no,
+                timestamp_millis,
+                source,
+            })?),
+            ShardCommand::RemoveLease { id } => ShardResponse::Lease(self.remove_lease(&id)?),
             ShardCommand::Prune {
                 timestamp_millis,
                 lease_period_millis,
@@ -224,21 +193,6 @@ impl Tables<'_> {
             .map_err(db_err)?
             .map(|v| decode_doc(v.value()))
             .transpose()
-    }
-
-    fn lease(&self, id: &str) -> Result<Option<RetentionLease>> {
-        self.leases
-            .get(id)
-            .map_err(db_err)?
-            .map(|v| decode(v.value(), "lease"))
-            .transpose()
-    }
-
-    fn put_lease(&mut self, lease: &RetentionLease) -> Result<()> {
-        self.leases
-            .insert(lease.id.as_str(), encode(lease)?.as_slice())
-            .map_err(db_err)?;
-        Ok(())
     }
 
     /// Records one operation (its seq_no is `row.seq_no`): the new current row, its
@@ -480,42 +434,6 @@ impl Tables<'_> {
             IndexError::Storage(format!(
                 "live document [{id}] points at a delete ({seq_no})"
             ))
-        })
-    }
-
-    /// Expires leases not renewed within the period, then deletes superseded history
-    /// below min(remaining leases' retaining seq_no, global checkpoint + 1). Current rows
-    /// (live or tombstone) are never in `superseded`, so they are never pruned.
-    fn prune(&mut self, state: &mut ShardState, now: u64, period: u64) -> Result<PruneReport> {
-        let mut remaining = Vec::new();
-        let mut expired_leases = Vec::new();
-        for entry in self.leases.iter().map_err(db_err)? {
-            let (_, v) = entry.map_err(db_err)?;
-            let lease: RetentionLease = decode(v.value(), "lease")?;
-            if leases::is_expired(&lease, now, period) {
-                expired_leases.push(lease.id);
-            } else {
-                remaining.push(lease);
-            }
-        }
-        for id in &expired_leases {
-            self.leases.remove(id.as_str()).map_err(db_err)?;
-        }
-        // Single member: the global checkpoint is the local one.
-        let threshold = leases::retained_from(&remaining, state.local_checkpoint());
-        let mut doomed = Vec::new();
-        for entry in self.superseded.range(..threshold).map_err(db_err)? {
-            doomed.push(entry.map_err(db_err)?.0.value());
-        }
-        for seq_no in &doomed {
-            self.history.remove(seq_no).map_err(db_err)?;
-            self.superseded.remove(seq_no).map_err(db_err)?;
-        }
-        state.retained_from = state.retained_from.max(threshold);
-        Ok(PruneReport {
-            expired_leases,
-            pruned_ops: doomed.len() as u64,
-            retained_from: state.retained_from,
         })
     }
 }

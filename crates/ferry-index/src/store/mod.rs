@@ -25,6 +25,7 @@
 
 mod apply;
 pub(crate) mod records;
+mod retention;
 
 use std::path::Path;
 

@@ -330,8 +330,12 @@ fn the_example_file_documents_every_key() {
     let mut keys = Vec::new();
     let mut active = String::new();
     for line in example.lines() {
-        let Some(setting) = line.strip_prefix("# ") else { continue };
-        let Some((key, _)) = setting.split_once(" = ") else { continue };
+        let Some(setting) = line.strip_prefix("# ") else {
+            continue;
+        };
+        let Some((key, _)) = setting.split_once(" = ") else {
+            continue;
+        };
         if key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
             keys.push(key.to_owned());
             active.push_str(setting);
@@ -341,14 +345,24 @@ fn the_example_file_documents_every_key() {
     let mut sorted = keys.clone();
     sorted.sort();
     sorted.dedup();
-    assert_eq!(sorted.len(), keys.len(), "a key is documented twice: {keys:?}");
+    assert_eq!(
+        sorted.len(),
+        keys.len(),
+        "a key is documented twice: {keys:?}"
+    );
     let mut expected: Vec<String> = layers::file_keys().map(str::to_owned).collect();
     expected.sort();
-    assert_eq!(sorted, expected, "the example must document exactly the file keys");
+    assert_eq!(
+        sorted, expected,
+        "the example must document exactly the file keys"
+    );
 
     let dir = tempfile::tempdir().expect("temp dir");
     let file = write(dir.path(), "example.toml", &active);
     let c = load(&["--config", &file], &[]).expect("the example's values are valid");
     assert_eq!(c.http_port, 9200);
-    assert_eq!(c.catalog, Some(CatalogSpec::DbYml("/etc/ferry/db.yml".into())));
+    assert_eq!(
+        c.catalog,
+        Some(CatalogSpec::DbYml("/etc/ferry/db.yml".into()))
+    );
 }

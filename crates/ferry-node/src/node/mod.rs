@@ -9,11 +9,13 @@
 //! to the engine. This module does not speak HTTP: `crate::rest` maps routes, URL
 //! parameters and rendering onto these methods.
 
+mod action_line;
 mod args;
 mod autoid;
 mod body;
 mod bulk;
 mod cat;
+mod cat_columns;
 mod docs;
 mod entry;
 mod health;

@@ -6,6 +6,7 @@
 //! rendered with `?pretty`, `?filter_path`, `X-Elastic-Product` and HEAD handling (see
 //! [`render`]). `/_health/*` and `/metrics` are not here: the server adds them.
 
+mod allowed;
 mod filter_path;
 mod handlers;
 mod render;
@@ -85,7 +86,7 @@ async fn dispatch(State(node): State<Arc<Node>>, req: Request) -> Response {
         tracing::debug_span!("rest", action = action.name(), method = %parts.method, path = %path);
 
     let answer = async {
-        routes::check_params(&path, handler, &params)?;
+        allowed::check_params(&path, handler, &params)?;
         check_format(&params, action.is_cat())?;
         let filter = params.get("filter_path").and_then(FilterPath::parse);
         let mut body = request::read_body(&parts.headers, body, node.max_content_length()).await?;

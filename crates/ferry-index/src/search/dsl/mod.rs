@@ -68,11 +68,11 @@ impl MinimumShouldMatch {
             let spec = spec.trim();
             let calc = if let Some(p) = spec.strip_suffix('%') {
                 let percent: i64 = p.trim().parse().ok()?;
-                let calc = ((n * percent) as f64 / 100.0) as i64;
+                let calc = (n as f64 * percent as f64 / 100.0) as i64;
                 if calc < 0 { n + calc } else { calc }
             } else {
                 let c: i64 = spec.parse().ok()?;
-                if c < 0 { n + c } else { c }
+                if c < 0 { n.saturating_add(c) } else { c }
             };
             Some(calc.max(0))
         }
@@ -433,5 +433,34 @@ pub(crate) fn scalar_value(q: &str, k: &str, v: &Value) -> Result<Value> {
             "[{q}] unknown token [{}] after [{k}]",
             token_name(other)
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn msm(v: Value, n: usize) -> usize {
+        MinimumShouldMatch::parse(&v).unwrap().calc(n)
+    }
+
+    #[test]
+    fn minimum_should_match_follows_lucene() {
+        assert_eq!(msm(json!(2), 5), 2);
+        assert_eq!(msm(json!("-1"), 5), 4);
+        assert_eq!(msm(json!("75%"), 4), 3);
+        assert_eq!(msm(json!("75%"), 3), 2);
+        assert_eq!(msm(json!("-25%"), 4), 3);
+        assert_eq!(msm(json!("3<90%"), 3), 3);
+        assert_eq!(msm(json!("3<90%"), 10), 9);
+        assert_eq!(msm(json!("2<-25% 9<-3"), 2), 2);
+        assert_eq!(msm(json!("2<-25% 9<-3"), 8), 6);
+        assert_eq!(msm(json!("2<-25% 9<-3"), 12), 9);
+        assert_eq!(msm(json!("-9"), 3), 0);
+        assert!(msm(json!("99999999999999999%"), 3) > 3, "no overflow");
+        assert!(MinimumShouldMatch::parse(&json!("x%")).is_err());
+        assert!(MinimumShouldMatch::parse(&json!(1.5)).is_err());
     }
 }

@@ -1,10 +1,10 @@
 //! Tests of the search module: known data, known answers.
 
+mod end_to_end;
 mod errors;
 mod index;
 mod queries;
 mod sorting;
-mod perf_tmp;
 
 use std::sync::Arc;
 

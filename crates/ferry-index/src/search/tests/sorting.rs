@@ -6,8 +6,9 @@ use serde_json::json;
 
 use super::{Fixture, books, v};
 use crate::IndexError;
-use crate::search::collect::{KeySource, KeySpec, SortValue};
-use crate::search::{SearchRequest, merge, render_sort_value, reported_total};
+use crate::search::sort::render_sort_value;
+use crate::search::sort::{KeySource, KeySpec, SortValue};
+use crate::search::{SearchRequest, merge, reported_total};
 
 fn sorted(f: &Fixture, sort: serde_json::Value) -> Vec<String> {
     f.ids(json!({"sort": sort, "size": 100}))
