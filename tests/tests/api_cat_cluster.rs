@@ -58,6 +58,34 @@ async fn root_info() -> Result<()> {
     Ok(())
 }
 
+/// Every answer carries `X-Elastic-Product: Elasticsearch` (ES 7.14+ official clients
+/// refuse a server without it): successes, HEAD, `_cat` text, ES errors and routing errors.
+#[tokio::test]
+async fn every_answer_carries_the_elastic_product_header() -> Result<()> {
+    let node = TestNode::start().await?;
+    let product = |r: &ferry_tests::Resp| r.header("x-elastic-product").map(str::to_owned);
+    let elasticsearch = Some("Elasticsearch".to_owned());
+
+    let r = node.get("/").await?;
+    r.assert_status(200);
+    assert_eq!(product(&r), elasticsearch, "GET /: {r}");
+    let r = node.head("/").await?;
+    r.assert_status(200);
+    assert_eq!(product(&r), elasticsearch, "HEAD /: {r}");
+    let r = node.get("/_cat/health").await?;
+    r.assert_status(200);
+    assert_eq!(product(&r), elasticsearch, "_cat text: {r}");
+
+    let r = node.get("/no-such-index/_doc/1").await?;
+    r.assert_status(404);
+    assert_eq!(r.error_type(), Some("index_not_found_exception"), "{r}");
+    assert_eq!(product(&r), elasticsearch, "an error answer: {r}");
+    let r = node.get("/_no_such_endpoint/at/all").await?;
+    r.assert_status(400);
+    assert_eq!(product(&r), elasticsearch, "no handler: {r}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn cluster_health_fields_levels_and_waits() -> Result<()> {
     let node = named_node().await?;

@@ -238,6 +238,13 @@ async fn a_body_over_max_content_length_is_413_and_changes_nothing() -> Result<(
     let big = json!({"text": "y".repeat(2000)});
     let r = node.put("/small/_doc/big", &big).await?;
     assert_eq!(r.status, 413, "{r}");
+    assert_eq!(
+        r.headers
+            .get("x-elastic-product")
+            .and_then(|v| v.to_str().ok()),
+        Some("Elasticsearch"),
+        "the 413 answer carries the product header like every other: {r}"
+    );
     let lines = vec![
         json!({"index": {"_index": "small", "_id": "bulkbig"}}),
         big.clone(),

@@ -29,7 +29,10 @@ const STEPS: &[(&str, &[&str])] = &[
         "build binaries",
         &["build", "--workspace", "--bins", "--locked"],
     ),
-    ("tests", &["test", "--workspace", "--locked"]),
+    (
+        "tests",
+        &["test", "--workspace", "--locked", "--no-fail-fast"],
+    ),
 ];
 
 pub fn run() -> anyhow::Result<ExitCode> {

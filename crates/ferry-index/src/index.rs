@@ -290,7 +290,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::{Conditions, IndexOp, WriteResult};
+    use crate::{Conditions, DeleteOp, IndexOp, SearchRequest, UpdateOp, WriteResult};
 
     fn index(id: &str, source: &str) -> WriteOp {
         WriteOp::Index(IndexOp {
@@ -298,6 +298,19 @@ mod tests {
             source: Bytes::copy_from_slice(source.as_bytes()),
             create: false,
             cond: Conditions::default(),
+            routing: None,
+        })
+    }
+
+    fn update(id: &str, doc: &str, upsert: Option<&str>) -> WriteOp {
+        WriteOp::Update(UpdateOp {
+            id: id.into(),
+            doc: Some(Bytes::copy_from_slice(doc.as_bytes())),
+            upsert: upsert.map(|u| Bytes::copy_from_slice(u.as_bytes())),
+            doc_as_upsert: false,
+            detect_noop: true,
+            cond: Conditions::default(),
+            routing: None,
         })
     }
 
@@ -382,7 +395,100 @@ mod tests {
         );
         let idx = IndexHandle::open(data.path(), meta(3), 1).await.unwrap();
         assert_eq!(idx.stats().unwrap().docs, 31);
+        let routed = idx.get("routed", Some("user-7")).unwrap().unwrap();
+        assert_eq!(
+            routed.routing.as_deref(),
+            Some("user-7"),
+            "kept by a restart"
+        );
+        assert_eq!(idx.get("d3", None).unwrap().unwrap().routing, None);
         idx.delete_files(data.path()).await.unwrap();
         assert!(!IndexHandle::dir(data.path(), "uuid-1").exists());
+    }
+
+    /// `_routing` is stored with the document: the op that writes it sets it, an update of
+    /// a live document keeps it (whatever routing the update came with), an upsert takes
+    /// the request's, a reindex replaces it; GET, history and search hits show it, before
+    /// and after a restart.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn routing_is_stored_with_the_document_and_survives_a_restart() {
+        let data = tempfile::tempdir().unwrap();
+        let idx = IndexHandle::create(data.path(), meta(1), 1).await.unwrap();
+        let delete = WriteOp::Delete(DeleteOp {
+            id: "d".into(),
+            cond: Conditions::default(),
+        });
+        let ops = vec![
+            (index("a", r#"{"n":1}"#), Some("r1")),
+            (index("plain", r#"{"n":2}"#), None),
+            (update("a", r#"{"m":1}"#, None), Some("other")),
+            (update("b", r#"{"m":2}"#, Some(r#"{"u":1}"#)), Some("r2")),
+            (index("c", r#"{"n":3}"#), Some("r3")),
+            (index("c", r#"{"n":4}"#), None),
+            (index("d", "{}"), Some("r4")),
+            (delete, Some("r4")),
+        ];
+        let batch = idx.prepare(
+            ops.into_iter()
+                .map(|(op, r)| (op, r.map(str::to_owned)))
+                .collect(),
+        );
+        if let Some(update) = batch.mapping_update() {
+            idx.install_mapping(&update.clone()).unwrap();
+        }
+        for r in idx.execute(batch, RefreshPolicy::Immediate).await {
+            r.unwrap();
+        }
+        let owned = |v: &[(&str, Option<&str>)]| -> Vec<(String, Option<String>)> {
+            v.iter()
+                .map(|(id, r)| ((*id).to_owned(), r.map(str::to_owned)))
+                .collect()
+        };
+        let live = owned(&[
+            ("a", Some("r1")),
+            ("b", Some("r2")),
+            ("c", None),
+            ("plain", None),
+        ]);
+        let gets = |idx: &IndexHandle| -> Vec<(String, Option<String>)> {
+            live.iter()
+                .map(|(id, _)| {
+                    let doc = idx.get(id, None).unwrap().unwrap();
+                    (doc.id, doc.routing)
+                })
+                .collect()
+        };
+        let hits = |idx: Arc<IndexHandle>| async move {
+            let hits = crate::search(&[idx], &SearchRequest::default())
+                .await
+                .unwrap();
+            let mut got: Vec<_> = hits.hits.into_iter().map(|h| (h.id, h.routing)).collect();
+            got.sort();
+            got
+        };
+        assert_eq!(gets(&idx), live);
+        assert_eq!(hits(Arc::clone(&idx)).await, live);
+        // The last history op of each id (superseded ones may be pruned at any time).
+        let last: BTreeMap<String, Option<String>> = idx.shards()[0]
+            .history(0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|op| (op.id, op.routing))
+            .collect();
+        let expected = owned(&[
+            ("a", Some("r1")),
+            ("b", Some("r2")),
+            ("c", None),
+            ("d", None),
+            ("plain", None),
+        ]);
+        assert_eq!(last.into_iter().collect::<Vec<_>>(), expected);
+
+        idx.shutdown().await.unwrap();
+        drop(idx);
+        let idx = IndexHandle::open(data.path(), meta(1), 1).await.unwrap();
+        assert_eq!(gets(&idx), live, "routing survives a restart");
+        assert_eq!(hits(Arc::clone(&idx)).await, live);
+        idx.delete_files(data.path()).await.unwrap();
     }
 }

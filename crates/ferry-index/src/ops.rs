@@ -44,6 +44,9 @@ pub struct IndexOp {
     pub create: bool,
     /// Concurrency conditions.
     pub cond: Conditions,
+    /// `_routing` stored with the document. [`crate::IndexHandle::prepare`] sets it from
+    /// the routing the batch gives this op (the value that also picked the shard).
+    pub routing: Option<String>,
 }
 
 /// `delete`: remove `id`, keeping the operation in history.
@@ -72,6 +75,10 @@ pub struct UpdateOp {
     pub detect_noop: bool,
     /// Concurrency conditions (`if_seq_no` / `if_primary_term` only).
     pub cond: Conditions,
+    /// `_routing` stored with a document this update inserts (upsert); an update of an
+    /// existing document keeps the document's stored routing, as Elasticsearch does.
+    /// [`crate::IndexHandle::prepare`] sets it from the routing the batch gives this op.
+    pub routing: Option<String>,
 }
 
 /// One write of a bulk batch.
@@ -92,6 +99,25 @@ impl WriteOp {
             Self::Index(op) => &op.id,
             Self::Delete(op) => &op.id,
             Self::Update(op) => &op.id,
+        }
+    }
+
+    /// The `_routing` this operation stores with the document it writes (a delete
+    /// stores no document, so it has none).
+    pub fn routing(&self) -> Option<&str> {
+        match self {
+            Self::Index(op) => op.routing.as_deref(),
+            Self::Delete(_) => None,
+            Self::Update(op) => op.routing.as_deref(),
+        }
+    }
+
+    /// Sets the `_routing` stored with the written document (ignored by a delete).
+    pub(crate) fn set_routing(&mut self, routing: Option<String>) {
+        match self {
+            Self::Index(op) => op.routing = routing,
+            Self::Delete(_) => {}
+            Self::Update(op) => op.routing = routing,
         }
     }
 }
@@ -156,6 +182,8 @@ pub struct StoredDoc {
     pub version: u64,
     /// The source as indexed.
     pub source: Bytes,
+    /// The `_routing` it was written with (`None` when written without one).
+    pub routing: Option<String>,
 }
 
 /// When a write becomes visible to search.

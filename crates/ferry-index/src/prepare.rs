@@ -1,7 +1,7 @@
 //! Pre-flight of a write batch, before anything is proposed: request validation (ES's
 //! `Validation Failed` rules), parsing each source once, checking it against the
 //! mapping, collecting the fields dynamic mapping must add, and routing each op to
-//! its shard.
+//! its shard (the routing value is also put into the op, to be stored as `_routing`).
 //!
 //! New fields accumulate across the batch (a later op is checked against the fields an
 //! earlier op added), and one bad op fails alone. The caller persists
@@ -183,7 +183,8 @@ fn sources(op: &WriteOp) -> Vec<&[u8]> {
 }
 
 /// Validates, parses, maps and routes `ops` against `mapping` for an index of `shards`
-/// shards.
+/// shards. Each op's routing value picks its shard and becomes the `_routing` stored
+/// with the document it writes (replacing whatever the op carried).
 pub(crate) fn prepare(
     mapping: &Mapping,
     shards: u32,
@@ -191,7 +192,7 @@ pub(crate) fn prepare(
 ) -> PreparedBatch {
     let mut merged: Option<Mapping> = None;
     let mut items = Vec::with_capacity(ops.len());
-    for (op, routing_value) in ops {
+    for (mut op, routing_value) in ops {
         let checked = validate(&op).and_then(|()| {
             let mut added: Option<Mapping> = None;
             for source in sources(&op) {
@@ -211,6 +212,7 @@ pub(crate) fn prepare(
                     merged = added;
                 }
                 let shard = routing::shard_for(op.id(), routing_value.as_deref(), shards);
+                op.set_routing(routing_value);
                 items.push(Prepared::Ready { shard, op });
             }
             Err(e) => items.push(Prepared::Failed(e)),
@@ -235,6 +237,7 @@ mod tests {
             source: Bytes::copy_from_slice(source.as_bytes()),
             create: false,
             cond: Conditions::default(),
+            routing: None,
         })
     }
 
@@ -260,10 +263,15 @@ mod tests {
             b.error(1).unwrap()
         );
         assert_eq!(b.error(3).unwrap().es_type(), "illegal_argument_exception");
-        let Prepared::Ready { shard, .. } = &b.items[4] else {
+        let Prepared::Ready { shard, op } = &b.items[4] else {
             panic!("op 5 is ready")
         };
         assert_eq!(*shard, routing::shard_for("x", Some("r"), 3));
+        assert_eq!(op.routing(), Some("r"), "the routing is kept in the op");
+        let Prepared::Ready { op, .. } = &b.items[0] else {
+            panic!("op 1 is ready")
+        };
+        assert_eq!(op.routing(), None);
     }
 
     #[test]
@@ -293,6 +301,7 @@ mod tests {
                 doc_as_upsert: false,
                 detect_noop: true,
                 cond: Conditions::default(),
+                routing: None,
             }),
         ];
         for op in bad {

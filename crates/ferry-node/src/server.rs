@@ -344,5 +344,11 @@ fn too_long(limit: usize) -> Response {
             crate::config::render_byte_size(limit as u64)
         ),
     );
-    (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(err.body())).into_response()
+    // Like every REST answer: official ES clients refuse a server without this header.
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [("x-elastic-product", "Elasticsearch")],
+        axum::Json(err.body()),
+    )
+        .into_response()
 }

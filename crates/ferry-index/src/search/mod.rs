@@ -47,6 +47,8 @@ pub struct SearchHit {
     pub index: String,
     /// Document id.
     pub id: String,
+    /// The `_routing` the document was stored with (`None` when written without one).
+    pub routing: Option<String>,
     /// BM25 score (`None` when sorted by a field without `_score`).
     pub score: Option<f32>,
     /// Sort values, when the request sorted.
@@ -230,6 +232,7 @@ async fn fetch_sources(
             out.push(SearchHit {
                 index: handle.name().to_string(),
                 id: t.hit.id,
+                routing: doc.routing,
                 score: t.hit.score,
                 sort,
                 source,

@@ -51,6 +51,9 @@ pub struct HistoryOp {
     pub source: Option<bytes::Bytes>,
     /// Leader's apply time, milliseconds since the epoch.
     pub timestamp_millis: u64,
+    /// The `_routing` the document was written with (`None` for deletes and for
+    /// documents written without one), so a follower can replay the op exactly.
+    pub routing: Option<String>,
 }
 
 /// Counters of one shard.

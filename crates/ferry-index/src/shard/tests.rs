@@ -27,6 +27,7 @@ fn index(id: &str, source: &str) -> WriteOp {
         source: Bytes::copy_from_slice(source.as_bytes()),
         create: false,
         cond: Conditions::default(),
+        routing: None,
     })
 }
 
@@ -45,6 +46,7 @@ fn update(id: &str, doc: &str) -> WriteOp {
         doc_as_upsert: false,
         detect_noop: true,
         cond: Conditions::default(),
+        routing: None,
     })
 }
 

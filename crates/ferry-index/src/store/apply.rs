@@ -4,7 +4,8 @@
 //! `Durability::None` (visible at once, made durable by the next durable commit; a crash
 //! loses it and the Raft log replays it). Per write: read the document's row, check the
 //! conditions (`versioning`), assign the next dense `_seq_no`, stamp `_primary_term` =
-//! the entry's Raft term, write the row and the history entry, and mark the previous row
+//! the entry's Raft term, write the row and the history entry (source and `_routing`; an
+//! update of a live document keeps its stored routing), and mark the previous row
 //! as superseded. A failed or noop write consumes no seq_no and does not stop the batch.
 //! Everything depends only on the state and the entry (the leader's clock travels in
 //! the entry), so replaying an entry gives the same result. This module does not feed
@@ -43,6 +44,13 @@ pub(crate) struct ApplyItem {
     pub position: RaftPosition,
     /// Its payload.
     pub payload: ApplyPayload,
+}
+
+/// What a history entry keeps of a written document (a delete keeps none).
+#[derive(Clone, Copy)]
+struct Written<'a> {
+    source: &'a [u8],
+    routing: Option<&'a str>,
 }
 
 /// The open tables of one apply transaction.
@@ -203,7 +211,7 @@ impl Tables<'_> {
         id: &str,
         previous: Option<&DocVersion>,
         row: DocVersion,
-        source: Option<&[u8]>,
+        written: Option<Written<'_>>,
         timestamp_millis: u64,
     ) -> Result<()> {
         let kind = if row.deleted {
@@ -216,8 +224,9 @@ impl Tables<'_> {
             primary_term: row.primary_term,
             version: row.version,
             kind,
-            source,
+            source: written.map(|w| w.source),
             timestamp_millis,
+            routing: written.and_then(|w| w.routing),
         };
         self.history
             .insert(row.seq_no, encode(&rec)?.as_slice())
@@ -238,7 +247,8 @@ impl Tables<'_> {
         Ok(())
     }
 
-    /// Writes `source` under `id` with the given version; returns the write's outcome.
+    /// Writes `source` (with its `_routing`) under `id` with the given version; returns
+    /// the write's outcome.
     #[allow(clippy::too_many_arguments)]
     fn put_source(
         &mut self,
@@ -249,6 +259,7 @@ impl Tables<'_> {
         current: Option<&DocVersion>,
         version: u64,
         source: Bytes,
+        routing: Option<&str>,
         changes: &mut Vec<SearchChange>,
     ) -> Result<AppliedWrite> {
         let seq_no = state.next_seq_no;
@@ -258,7 +269,11 @@ impl Tables<'_> {
             version,
             deleted: false,
         };
-        self.record(state, &id, current, row, Some(&source), ts)?;
+        let written = Written {
+            source: &source,
+            routing,
+        };
+        self.record(state, &id, current, row, Some(written), ts)?;
         let result = if DocVersion::live(current).is_some() {
             WriteResult::Updated
         } else {
@@ -301,6 +316,7 @@ impl Tables<'_> {
             current.as_ref(),
             version,
             op.source,
+            op.routing.as_deref(),
             changes,
         )?))
     }
@@ -356,7 +372,8 @@ impl Tables<'_> {
     ) -> Result<std::result::Result<AppliedWrite, OpError>> {
         let current = self.row(&op.id)?;
         let Some(live) = DocVersion::live(current.as_ref()).copied() else {
-            // Missing (or deleted): insert the upsert document, as a create.
+            // Missing (or deleted): insert the upsert document, as a create, with the
+            // request's routing.
             let upsert = if op.doc_as_upsert { op.doc } else { op.upsert };
             let Some(source) = upsert else {
                 return Ok(Err(OpError::DocumentMissing(format!(
@@ -373,6 +390,7 @@ impl Tables<'_> {
                 current.as_ref(),
                 version,
                 source.clone(),
+                op.routing.as_deref(),
                 changes,
             )?;
             w.source = Some(source);
@@ -383,7 +401,8 @@ impl Tables<'_> {
                 "Validation Failed: 1: script or doc is missing;".into(),
             )));
         };
-        let stored = self.stored_source(&op.id, live.seq_no)?;
+        // An update of an existing document keeps its stored routing (as ES does).
+        let (stored, routing) = self.stored_source(&op.id, live.seq_no)?;
         let mut merged = match parse_object(&op.id, &stored) {
             Ok(m) => m,
             Err(e) => return Ok(Err(e)),
@@ -417,23 +436,26 @@ impl Tables<'_> {
             Some(&live),
             live.version + 1,
             source.clone(),
+            routing.as_deref(),
             changes,
         )?;
         w.source = Some(source);
         Ok(Ok(w))
     }
 
-    fn stored_source(&self, id: &str, seq_no: u64) -> Result<Bytes> {
+    /// The source and `_routing` of the live document `id`, whose row is at `seq_no`.
+    fn stored_source(&self, id: &str, seq_no: u64) -> Result<(Bytes, Option<String>)> {
         let entry = self.history.get(seq_no).map_err(db_err)?.ok_or_else(|| {
             IndexError::Storage(format!(
                 "document [{id}] points at missing history entry {seq_no}"
             ))
         })?;
         let rec: HistoryRecord<'_> = decode(entry.value(), "history")?;
-        rec.source.map(Bytes::copy_from_slice).ok_or_else(|| {
+        let source = rec.source.map(Bytes::copy_from_slice).ok_or_else(|| {
             IndexError::Storage(format!(
                 "live document [{id}] points at a delete ({seq_no})"
             ))
-        })
+        })?;
+        Ok((source, rec.routing.map(str::to_owned)))
     }
 }

@@ -138,7 +138,7 @@ impl StateStore {
         self.state.read().clone()
     }
 
-    /// Realtime get: the live row, then its history entry's source.
+    /// Realtime get: the live row, then its history entry's source and routing.
     pub fn get(&self, id: &str) -> Result<Option<StoredDoc>> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let docs = txn.open_table(DOCS).map_err(db_err)?;
@@ -169,6 +169,7 @@ impl StateStore {
             primary_term: row.primary_term,
             version: row.version,
             source: Bytes::copy_from_slice(source),
+            routing: rec.routing.map(str::to_owned),
         }))
     }
 
@@ -201,6 +202,7 @@ impl StateStore {
                 id: rec.id.to_owned(),
                 source: rec.source.map(Bytes::copy_from_slice),
                 timestamp_millis: rec.timestamp_millis,
+                routing: rec.routing.map(str::to_owned),
             });
         }
         Ok(out)

@@ -3,7 +3,7 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `docs` | id | [`DocVersion`]: seq_no, primary term, version, tombstone flag |
-//! | `history` | seq_no | [`HistoryRecord`]: id, term, version, kind, source, timestamp |
+//! | `history` | seq_no | [`HistoryRecord`]: id, term, version, kind, source, timestamp, routing |
 //! | `superseded` | seq_no | `()`: history entries that are no longer a document's current row |
 //! | `leases` | lease id | [`RetentionLease`] |
 //! | `meta` | name | [`Identity`], [`ShardState`], the last snapshot's metadata |
@@ -34,7 +34,10 @@ pub(crate) const META_SNAPSHOT: &str = "snapshot";
 /// The on-disk format version written in [`Identity`]; bumped on incompatible changes.
 pub(crate) const FORMAT_VERSION: u32 = 1;
 
-/// One history entry. `source` is present for index operations only.
+/// One history entry. `source` is present for index operations only; `routing` is the
+/// `_routing` the document was written with (never set on a delete). postcard encodes
+/// fields in order without names: a new field goes last, and changing the layout of a
+/// record already on disk needs a [`FORMAT_VERSION`] bump.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct HistoryRecord<'a> {
     #[serde(borrow)]
@@ -45,6 +48,8 @@ pub(crate) struct HistoryRecord<'a> {
     #[serde(borrow, with = "serde_bytes")]
     pub source: Option<&'a [u8]>,
     pub timestamp_millis: u64,
+    #[serde(borrow)]
+    pub routing: Option<&'a str>,
 }
 
 /// Who this shard state is; written once at creation.
@@ -124,10 +129,12 @@ mod tests {
             version in any::<u64>(),
             source in prop::option::of(prop::collection::vec(any::<u8>(), 0..64)),
             ts in any::<u64>(),
+            routing in prop::option::of(".{0,12}"),
         ) {
             let kind = if source.is_some() { OpKind::Index } else { OpKind::Delete };
             let rec = HistoryRecord {
                 id: &id, primary_term: term, version, kind, source: source.as_deref(), timestamp_millis: ts,
+                routing: routing.as_deref(),
             };
             let bytes = encode(&rec).unwrap();
             let back: HistoryRecord<'_> = decode(&bytes, "history").unwrap();

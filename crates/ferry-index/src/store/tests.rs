@@ -88,6 +88,7 @@ fn index(id: &str, source: &str) -> WriteOp {
         source: Bytes::copy_from_slice(source.as_bytes()),
         create: false,
         cond: Conditions::default(),
+        routing: None,
     })
 }
 
@@ -114,6 +115,7 @@ fn update(id: &str, doc: Option<&str>, upsert: Option<&str>, doc_as_upsert: bool
         doc_as_upsert,
         detect_noop: true,
         cond: Conditions::default(),
+        routing: None,
     })
 }
 

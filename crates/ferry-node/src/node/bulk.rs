@@ -185,6 +185,8 @@ impl Node {
                     source,
                     create,
                     cond,
+                    // Set by `prepare` from the routing passed beside the op.
+                    routing: None,
                 }),
                 BulkAction::Delete => WriteOp::Delete(DeleteOp { id: op_id, cond }),
                 BulkAction::Update => {
@@ -205,6 +207,7 @@ impl Node {
                         doc_as_upsert: upd.doc_as_upsert,
                         detect_noop: upd.detect_noop,
                         cond,
+                        routing: None,
                     })
                 }
             };

@@ -77,14 +77,12 @@ pub(super) fn precheck_source(source: &[u8]) -> Result<(), ApiError> {
         })
 }
 
-/// The body of a realtime get that found `doc`. `routing` is the routing it was looked up
-/// with, shown as `_routing` (the engine does not return the stored routing yet, so a
-/// document written without routing but found with one shows it too).
+/// The body of a realtime get that found `doc`: `_routing` is the routing the document
+/// was stored with (absent when it has none), whatever routing the request gave.
 pub(super) fn found_body(
     index: &str,
     doc: &StoredDoc,
     filter: &SourceFilter,
-    routing: Option<&str>,
 ) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("_index".into(), json!(index));
@@ -93,7 +91,7 @@ pub(super) fn found_body(
     m.insert("_version".into(), json!(doc.version));
     m.insert("_seq_no".into(), json!(doc.seq_no));
     m.insert("_primary_term".into(), json!(doc.primary_term));
-    if let Some(r) = routing {
+    if let Some(r) = &doc.routing {
         m.insert("_routing".into(), json!(r));
     }
     m.insert("found".into(), json!(true));
@@ -153,6 +151,8 @@ impl Node {
             source: body,
             create,
             cond,
+            // Set by `prepare` from the routing passed beside the op.
+            routing: None,
         });
         self.write_one(&e, op, params.get("routing"), policy).await
     }
@@ -187,7 +187,6 @@ impl Node {
                 &e.name,
                 &doc,
                 &source_filter(params),
-                params.get("routing"),
             )))),
             None => Ok(ApiResponse::with_status(
                 404,
@@ -315,6 +314,8 @@ impl Node {
             doc_as_upsert: upd.doc_as_upsert,
             detect_noop: upd.detect_noop,
             cond,
+            // Set by `prepare` from the routing passed beside the op.
+            routing: None,
         };
         let routing = params.get("routing").map(str::to_owned);
         let mut attempt = 0;
@@ -404,7 +405,7 @@ impl Node {
             }
             .await;
             docs.push(match got {
-                Ok(Some(doc)) => Value::Object(found_body(&idx, &doc, filter, routing)),
+                Ok(Some(doc)) => Value::Object(found_body(&idx, &doc, filter)),
                 Ok(None) => Value::Object(not_found_body(&idx, &id)),
                 Err(err) => {
                     let mut m = Map::new();

@@ -233,6 +233,9 @@ fn render(hits: &SearchHits, shape: TotalShape, took: u64) -> Value {
             m.insert("_type".into(), json!("_doc"));
             m.insert("_id".into(), json!(hit.id));
             m.insert("_score".into(), hit.score.map_or(Value::Null, float_json));
+            if let Some(r) = &hit.routing {
+                m.insert("_routing".into(), json!(r));
+            }
             if let Some(src) = &hit.source {
                 m.insert("_source".into(), src.clone());
             }
@@ -264,21 +267,28 @@ mod tests {
 
     #[test]
     fn response_has_elasticsearch_shape() {
+        let plain = SearchHit {
+            index: "logs".into(),
+            id: "1".into(),
+            routing: None,
+            score: Some(1.5),
+            sort: None,
+            source: Some(json!({"a": 1})),
+        };
+        let routed = SearchHit {
+            id: "2".into(),
+            routing: Some("user1".into()),
+            ..plain.clone()
+        };
         let hits = SearchHits {
-            total: 1,
+            total: 2,
             total_exact: true,
             max_score: Some(1.5),
-            hits: vec![SearchHit {
-                index: "logs".into(),
-                id: "1".into(),
-                score: Some(1.5),
-                sort: None,
-                source: Some(json!({"a": 1})),
-            }],
+            hits: vec![plain, routed],
             shards: 2,
         };
         let v = render(&hits, TotalShape::Object, 4);
-        assert_eq!(v["hits"]["total"], json!({"value": 1, "relation": "eq"}));
+        assert_eq!(v["hits"]["total"], json!({"value": 2, "relation": "eq"}));
         assert_eq!(
             v["_shards"],
             json!({"total": 2, "successful": 2, "skipped": 0, "failed": 0})
@@ -286,7 +296,14 @@ mod tests {
         let hit = v["hits"]["hits"][0].as_object().unwrap();
         let keys: Vec<&str> = hit.keys().map(String::as_str).collect();
         assert_eq!(keys, ["_index", "_type", "_id", "_score", "_source"]);
-        assert_eq!(render(&hits, TotalShape::Int, 0)["hits"]["total"], 1);
+        let hit = v["hits"]["hits"][1].as_object().unwrap();
+        let keys: Vec<&str> = hit.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["_index", "_type", "_id", "_score", "_routing", "_source"]
+        );
+        assert_eq!(hit["_routing"], json!("user1"));
+        assert_eq!(render(&hits, TotalShape::Int, 0)["hits"]["total"], 2);
         assert!(
             render(&hits, TotalShape::Untracked { as_int: false }, 0)["hits"]
                 .get("total")

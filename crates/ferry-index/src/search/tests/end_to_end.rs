@@ -43,6 +43,7 @@ fn put(id: &str, source: serde_json::Value) -> WriteOp {
         source: Bytes::from(source.to_string()),
         create: false,
         cond: Conditions::default(),
+        routing: None,
     })
 }
 
