@@ -37,4 +37,4 @@ pub use prepare::PreparedBatch;
 pub use search::{SearchHit, SearchHits, SearchRequest, count, search};
 pub use settings::IndexSettings;
 pub use shard::{HistoryOp, PruneReport, Shard, ShardStats};
-pub use source::SourceFilter;
+pub use source::{SourceFilter, token_name};

@@ -52,8 +52,8 @@ fn patterns(key: &str, v: &Value) -> Result<Vec<String>> {
     }
 }
 
-/// The ES (Jackson) token name of a JSON value, for error messages.
-pub(crate) fn token_name(v: &Value) -> &'static str {
+/// The ES (Jackson) token name of a JSON value, for error messages (`START_OBJECT`, ...).
+pub fn token_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "VALUE_NULL",
         Value::Bool(_) => "VALUE_BOOLEAN",

@@ -65,17 +65,8 @@ pub fn body_required() -> ApiError {
     ApiError::parse("request body is required")
 }
 
-/// The ES token name of a JSON value.
-pub fn token_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "VALUE_NULL",
-        Value::Bool(_) => "VALUE_BOOLEAN",
-        Value::Number(_) => "VALUE_NUMBER",
-        Value::String(_) => "VALUE_STRING",
-        Value::Array(_) => "START_ARRAY",
-        Value::Object(_) => "START_OBJECT",
-    }
-}
+/// The ES token name of a JSON value (one definition, in ferry-index).
+pub use ferry_index::token_name as token_of;
 
 /// The body of `POST /<index>/_update/<id>` (and of a bulk `update` source line).
 #[derive(Debug, Clone, PartialEq, Default)]
