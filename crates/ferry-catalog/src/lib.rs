@@ -7,6 +7,9 @@
 //!   migrations under the migration lock; [`Catalog`] is one repository API for all three
 //!   dialects.
 //!
+//! - [`Catalog::get_cluster_settings`] / [`Catalog::put_cluster_settings`]: the persistent
+//!   cluster settings of `PUT /_cluster/settings`, changed in one transaction.
+//!
 //! Deliberately not here: networking, caching, and deciding what the rows mean (the node
 //! and cluster crates do); reading environment variables (callers pass `FERRY_DB` in).
 
@@ -18,10 +21,12 @@ mod error;
 mod ferry_db;
 mod indices;
 mod migrations;
+mod settings;
 mod sql;
 mod types;
 
 pub use catalog::Catalog;
 pub use config::{DbConfig, Dialect};
 pub use error::CatalogError;
+pub use settings::PERSISTENT;
 pub use types::{ClusterIdentity, IndexRecord, IndexState};

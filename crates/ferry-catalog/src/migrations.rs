@@ -16,17 +16,38 @@ use crate::config::Dialect;
 /// `(version, description, sql)` of every migration of one dialect, oldest first.
 type Source = (i64, &'static str, &'static str);
 
-const SQLITE: &[Source] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
-const MYSQL: &[Source] = &[(1, "init", include_str!("../migrations/mysql/0001_init.sql"))];
-const POSTGRES: &[Source] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const SQLITE: &[Source] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "cluster_settings",
+        include_str!("../migrations/sqlite/0002_cluster_settings.sql"),
+    ),
+];
+const MYSQL: &[Source] = &[
+    (1, "init", include_str!("../migrations/mysql/0001_init.sql")),
+    (
+        2,
+        "cluster_settings",
+        include_str!("../migrations/mysql/0002_cluster_settings.sql"),
+    ),
+];
+const POSTGRES: &[Source] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "cluster_settings",
+        include_str!("../migrations/postgres/0002_cluster_settings.sql"),
+    ),
+];
 
 fn sources(dialect: Dialect) -> &'static [Source] {
     match dialect {

@@ -7,7 +7,7 @@
 //! validation and no business logic of its own; the Raft transport (`ShardRaft`) is not
 //! served here.
 
-mod status;
+pub(crate) mod status;
 
 use std::sync::Arc;
 

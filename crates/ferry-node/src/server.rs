@@ -10,6 +10,10 @@
 //! [`DRAIN_TIMEOUT`]), then `Node::shutdown` (refresh and flush), then return. Ports are bound
 //! before the node opens its catalog, so a port in use fails fast and changes nothing.
 //!
+//! The transport port carries the admin service (`grpc.rs`) and the CCR leader service
+//! (`ferry_replication::leader`, over the node's indices), and the remote-cluster
+//! handshake (`ferry_replication::remote`).
+//!
 //! Not here: any Elasticsearch endpoint (in `rest/`), any gRPC method (in `grpc.rs`), TLS
 //! and authentication (later issues).
 
@@ -79,7 +83,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 .trace_fn(
                     move |req| info_span!("grpc", node = %node_name, path = %req.uri().path()),
                 )
-                .add_service(crate::grpc::service(node))
+                .add_service(node.remote_cluster_service().into_server())
+                .add_service(crate::grpc::service(node.clone()))
+                .add_service(ferry_replication::leader::service(node, leader_status))
                 .serve_with_incoming_shutdown(
                     tonic::transport::server::TcpIncoming::from(grpc_listener),
                     stopped(stop_rx),
@@ -205,6 +211,12 @@ fn catalog_kind(config: &Config) -> &'static str {
         Some(CatalogSpec::DbYml(_)) => "db.yml",
         Some(CatalogSpec::FerryDb(_)) => "FERRY_DB",
     }
+}
+
+/// The gRPC status of a CCR leader-service error: the same Elasticsearch error body and
+/// code mapping as the admin service.
+fn leader_status(err: &ferry_replication::leader::LeaderError) -> tonic::Status {
+    crate::grpc::status::to_status(&crate::node::leader_api_error(err))
 }
 
 /// Resolves once a stop was asked for.

@@ -87,15 +87,17 @@ pub(crate) struct ShardRaft {
 impl ShardRaft {
     /// Starts the group over the shard directory `dir`: opens (or creates) the log,
     /// initializes a new single-member group if the log holds no vote or entries yet
-    /// (never again afterwards), and waits until this node leads.
+    /// (never again afterwards), and waits until this node leads. `checkpoint` receives
+    /// the global checkpoint after every apply.
     pub async fn start(
         dir: &Path,
         node_id: u64,
         store: Arc<StateStore>,
         feed: Arc<SearchFeed>,
+        checkpoint: Arc<tokio::sync::watch::Sender<i64>>,
     ) -> Result<Self> {
         let log = log_store::LogStore::open(&dir.join(LOG_FILE))?;
-        let sm = state_machine::StateMachine::new(store, feed);
+        let sm = state_machine::StateMachine::new(store, feed, checkpoint);
         let raft = Raft::new(node_id, Arc::new(config()?), network::NoPeers, log, sm)
             .await
             .map_err(|e| IndexError::Storage(format!("starting the shard's raft group: {e}")))?;

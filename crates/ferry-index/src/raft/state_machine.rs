@@ -20,6 +20,7 @@ use openraft::{
     AnyError, BasicNode, CommittedLeaderId, EntryPayload, LogId, RaftSnapshotBuilder, Snapshot,
     SnapshotMeta, StorageError, StorageIOError, StoredMembership,
 };
+use tokio::sync::watch;
 
 use super::TypeConfig;
 use crate::command::ShardResponse;
@@ -62,11 +63,21 @@ fn membership(state: &ShardState) -> StorageResult<StoredMembership<u64, BasicNo
 pub(crate) struct StateMachine {
     store: Arc<StateStore>,
     feed: Arc<SearchFeed>,
+    /// The global checkpoint, published after every applied run of entries.
+    checkpoint: Arc<watch::Sender<i64>>,
 }
 
 impl StateMachine {
-    pub fn new(store: Arc<StateStore>, feed: Arc<SearchFeed>) -> Self {
-        Self { store, feed }
+    pub fn new(
+        store: Arc<StateStore>,
+        feed: Arc<SearchFeed>,
+        checkpoint: Arc<watch::Sender<i64>>,
+    ) -> Self {
+        Self {
+            store,
+            feed,
+            checkpoint,
+        }
     }
 }
 
@@ -146,9 +157,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             feed.feed(changes);
             Ok(responses)
         };
-        tokio::task::spawn_blocking(job)
+        let responses = tokio::task::spawn_blocking(job)
             .await
-            .map_err(sm_write_err)?
+            .map_err(sm_write_err)??;
+        // Single member: everything applied is committed, so the global checkpoint is the
+        // local one. Waiters (CCR long polls) wake only when it moves.
+        let checkpoint = self.store.state().local_checkpoint();
+        self.checkpoint.send_if_modified(|c| {
+            let moved = *c != checkpoint;
+            *c = checkpoint;
+            moved
+        });
+        Ok(responses)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {

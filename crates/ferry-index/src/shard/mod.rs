@@ -86,6 +86,8 @@ pub(crate) struct ShardCore {
     feed: Arc<SearchFeed>,
     raft: ShardRaft,
     settings: watch::Sender<IndexSettings>,
+    /// The global checkpoint as the state machine last applied it.
+    checkpoint: Arc<watch::Sender<i64>>,
     closed: AtomicBool,
 }
 
@@ -161,7 +163,15 @@ impl Shard {
         })
         .await
         .map_err(|e| IndexError::Storage(format!("opening shard: {e}")))??;
-        let raft = ShardRaft::start(dir, node_id, store.clone(), feed.clone()).await?;
+        let checkpoint = Arc::new(watch::Sender::new(store.state().local_checkpoint()));
+        let raft = ShardRaft::start(
+            dir,
+            node_id,
+            store.clone(),
+            feed.clone(),
+            checkpoint.clone(),
+        )
+        .await?;
         let core = Arc::new(ShardCore {
             number,
             dir: dir.to_owned(),
@@ -169,6 +179,7 @@ impl Shard {
             feed,
             raft,
             settings: watch::Sender::new(settings.clone()),
+            checkpoint,
             closed: AtomicBool::new(false),
         });
         let (stop, _) = watch::channel(false);
@@ -294,6 +305,18 @@ impl Shard {
     /// single member, everything applied is committed: the local checkpoint.
     pub fn global_checkpoint(&self) -> i64 {
         self.local_checkpoint()
+    }
+
+    /// Watches the global checkpoint: the receiver sees every advance as soon as the state
+    /// machine applies it (CCR long polls wait on it instead of polling a timer).
+    pub fn subscribe_global_checkpoint(&self) -> watch::Receiver<i64> {
+        self.core.checkpoint.subscribe()
+    }
+
+    /// How many receivers of [`Self::subscribe_global_checkpoint`] are alive (parked long
+    /// polls, for metrics and tests).
+    pub fn global_checkpoint_watchers(&self) -> usize {
+        self.core.checkpoint.receiver_count()
     }
 
     /// Adds a retention lease (through Raft). An id already held →

@@ -478,3 +478,30 @@ async fn creating_over_an_existing_shard_is_refused() {
             .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_checkpoint_watch_follows_applied_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = create(dir.path()).await;
+    let mut rx = shard.subscribe_global_checkpoint();
+    assert_eq!(*rx.borrow_and_update(), -1);
+    ok(shard
+        .write(
+            vec![index("a", "{}"), index("b", "{}")],
+            RefreshPolicy::None,
+        )
+        .await);
+    // The apply has already published the new checkpoint: no wait is needed.
+    assert!(rx.has_changed().unwrap());
+    assert_eq!(*rx.borrow_and_update(), 1);
+    // A waiter parked before a write is woken by it.
+    let waiter = tokio::spawn(async move { *rx.wait_for(|c| *c >= 2).await.unwrap() });
+    ok(shard.write(vec![delete("a")], RefreshPolicy::None).await);
+    assert_eq!(waiter.await.unwrap(), 2);
+    shard.shutdown().await.unwrap();
+    // A reopened shard starts its watch at the recovered checkpoint.
+    drop(shard);
+    let shard = open(dir.path()).await;
+    assert_eq!(*shard.subscribe_global_checkpoint().borrow(), 2);
+    shard.shutdown().await.unwrap();
+}

@@ -16,6 +16,7 @@ mod body;
 mod bulk;
 mod cat;
 mod cat_columns;
+mod cluster_settings;
 mod docs;
 mod entry;
 mod health;
@@ -23,6 +24,7 @@ mod indices;
 mod mappings;
 mod names;
 mod ndjson;
+mod replication;
 mod search;
 mod settings_view;
 mod table;
@@ -41,6 +43,7 @@ use serde_json::Value;
 
 pub use bulk::BulkResponse;
 pub(crate) use names::simple_match;
+pub use replication::leader_api_error;
 pub use table::CatOutput;
 
 use crate::error::ApiError;
@@ -109,6 +112,8 @@ pub struct Node {
     changes: tokio::sync::watch::Sender<u64>,
     /// ES 8's `action.destructive_requires_name` (true): no wildcards in delete/close.
     destructive_requires_name: bool,
+    /// `PUT /_cluster/settings` state and the remote-cluster connections it drives.
+    cluster_settings: cluster_settings::ClusterSettings,
 }
 
 impl std::fmt::Debug for Node {
@@ -210,6 +215,18 @@ impl Node {
             let e = IndexEntry::new(state);
             map.insert(e.name.clone(), Arc::new(e));
         }
+        let cluster_settings = cluster_settings::ClusterSettings::load(
+            &catalog,
+            ferry_replication::remote::LocalIdentity {
+                cluster_name: cluster.name.clone(),
+                cluster_uuid: cluster.uuid.clone(),
+                node_id: node_id.clone(),
+                node_name: opts.node_name.clone(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            },
+        )
+        .await
+        .context("reading the cluster settings")?;
         tracing::info!(node = %node_id, cluster = %cluster.name, indices = map.len(), "node started");
         let mut node_bytes = [0u8; 6];
         node_bytes.copy_from_slice(&node_uuid.as_bytes()[..6]);
@@ -226,6 +243,7 @@ impl Node {
             stopping: AtomicBool::new(false),
             changes: tokio::sync::watch::channel(0).0,
             destructive_requires_name: true,
+            cluster_settings,
         }))
     }
 
@@ -251,6 +269,7 @@ impl Node {
             return;
         }
         let _admin = self.admin.lock().await;
+        self.cluster_settings.shutdown();
         for e in self.entries() {
             let handle = e.snapshot().handle;
             if let Some(h) = handle {

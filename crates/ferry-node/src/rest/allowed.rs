@@ -37,6 +37,14 @@ pub(super) const HEALTH: &[&str] = &[
     "wait_for_status",
     "return_200_for_cluster_health_timeout",
 ];
+pub(super) const GET_CLUSTER_SETTINGS: &[&str] = &[
+    "flat_settings",
+    "include_defaults",
+    "master_timeout",
+    "timeout",
+    "local",
+];
+pub(super) const PUT_CLUSTER_SETTINGS: &[&str] = &["flat_settings", "master_timeout", "timeout"];
 pub(super) const IDX_OPTS: &[&str] =
     &["ignore_unavailable", "allow_no_indices", "expand_wildcards"];
 pub(super) const GET_MAPPING: &[&str] = &[

@@ -86,6 +86,9 @@ pub async fn call(
         Action::Bulk => return Ok(Reply::Bulk(node.bulk_typed(index, body, params).await?)),
         Action::Search => node.search(index, body, params).await,
         Action::Count => node.count(index, body, params).await,
+        Action::GetClusterSettings => node.get_cluster_settings(params).await,
+        Action::PutClusterSettings => node.put_cluster_settings(body, params).await,
+        Action::RemoteInfo => node.remote_info().await,
         Action::CatHelp => return Ok(Reply::Cat(CatOutput::Text(CAT_HELP.to_owned()))),
         Action::Cat(kind) => {
             return Ok(Reply::Cat(

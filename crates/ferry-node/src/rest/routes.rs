@@ -78,6 +78,9 @@ pub enum Action {
     Count,
     CatHelp,
     Cat(&'static str),
+    GetClusterSettings,
+    PutClusterSettings,
+    RemoteInfo,
 }
 
 impl Action {
@@ -108,6 +111,9 @@ impl Action {
             Self::Search => "search",
             Self::Count => "count",
             Self::CatHelp => "cat.help",
+            Self::GetClusterSettings => "cluster.get_settings",
+            Self::PutClusterSettings => "cluster.put_settings",
+            Self::RemoteInfo => "cluster.remote_info",
             Self::Cat(kind) => match kind {
                 "indices" => "cat.indices",
                 "nodes" => "cat.nodes",
@@ -168,6 +174,17 @@ pub static ROUTES: &[Route] = &[
     Route {
         path: "/_cluster/health/{index}",
         handlers: &[h(Get, A::Health, HEALTH)],
+    },
+    Route {
+        path: "/_cluster/settings",
+        handlers: &[
+            h(Get, A::GetClusterSettings, GET_CLUSTER_SETTINGS),
+            h(Put, A::PutClusterSettings, PUT_CLUSTER_SETTINGS),
+        ],
+    },
+    Route {
+        path: "/_remote/info",
+        handlers: &[h(Get, A::RemoteInfo, NONE)],
     },
     Route {
         path: "/_refresh",

@@ -1,0 +1,185 @@
+//! The tonic service `ferry.v1.Replication`: `ReadOps` and the retention-lease calls,
+//! converting between protobuf and the domain types of [`super::read`] and `ferry-index`.
+//!
+//! Errors become a gRPC status through the [`StatusFn`] the embedding server passes in,
+//! so they look exactly like its other services' errors (ferry-node: the Elasticsearch
+//! error body in the status details). No business rule lives here beyond resolving the
+//! `RETAIN_ALL` (-1) retaining seq_no.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_index::RetentionLease;
+use ferry_proto::v1 as pb;
+use ferry_proto::v1::replication_server::{Replication, ReplicationServer};
+use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
+
+use super::read::{ReadOutcome, ReadRequest, read_ops};
+use super::{LeaderError, LeaderShards};
+
+/// Turns a [`LeaderError`] into the gRPC status sent to the caller.
+pub type StatusFn = fn(&LeaderError) -> Status;
+
+/// Elasticsearch's `RETAIN_ALL`: retain whatever history the shard retains now.
+const RETAIN_ALL: i64 = -1;
+
+/// The service over `shards`, ready to add to a tonic server.
+pub fn service(
+    shards: Arc<dyn LeaderShards>,
+    to_status: StatusFn,
+) -> ReplicationServer<LeaderService> {
+    ReplicationServer::new(LeaderService { shards, to_status })
+}
+
+/// Implements `ferry.v1.Replication` over [`LeaderShards`].
+pub struct LeaderService {
+    shards: Arc<dyn LeaderShards>,
+    to_status: StatusFn,
+}
+
+impl LeaderService {
+    fn fail(&self, err: &LeaderError) -> Status {
+        if err.status() >= 500 {
+            tracing::warn!(kind = err.es_type(), reason = %err, "replication request failed");
+        } else {
+            tracing::debug!(kind = err.es_type(), reason = %err, "replication request rejected");
+        }
+        (self.to_status)(err)
+    }
+
+    fn leased(lease: RetentionLease) -> pb::RetentionLeaseResponse {
+        pb::RetentionLeaseResponse {
+            lease_id: lease.id,
+            retaining_seq_no: i64::try_from(lease.retaining_seq_no).unwrap_or(i64::MAX),
+            timestamp_millis: lease.timestamp_millis,
+            source: lease.source,
+        }
+    }
+
+    /// The shard and the retaining seq_no a lease request names (`-1` resolved).
+    fn lease_target(
+        &self,
+        req: &pb::RetentionLeaseRequest,
+    ) -> Result<(super::LeaderShard, u64), LeaderError> {
+        let leader = self.shards.shard(&req.leader_index, req.shard)?;
+        let retaining = match req.retaining_seq_no {
+            RETAIN_ALL => leader.shard().min_retained_seq_no(),
+            n => u64::try_from(n).map_err(|_| {
+                LeaderError::Index(ferry_index::IndexError::IllegalArgument(format!(
+                    "retention lease retaining sequence number [{n}] out of range"
+                )))
+            })?,
+        };
+        Ok((leader, retaining))
+    }
+}
+
+fn to_operation(op: ferry_index::HistoryOp) -> pb::Operation {
+    let (op_type, source) = match op.source {
+        Some(source) => (pb::OpType::Index, source),
+        None => (pb::OpType::Delete, bytes::Bytes::new()),
+    };
+    pb::Operation {
+        seq_no: i64::try_from(op.seq_no).unwrap_or(i64::MAX),
+        primary_term: op.primary_term,
+        version: op.version,
+        id: op.id,
+        routing: op.routing,
+        op_type: op_type.into(),
+        source,
+        timestamp_millis: op.timestamp_millis,
+    }
+}
+
+fn to_response(outcome: ReadOutcome) -> pb::ReadOpsResponse {
+    pb::ReadOpsResponse {
+        ops: outcome.ops.into_iter().map(to_operation).collect(),
+        global_checkpoint: outcome.global_checkpoint,
+        max_seq_no: outcome.max_seq_no,
+        mapping_version: outcome.mapping_version,
+        settings_version: outcome.settings_version,
+        history_uuid: outcome.history_uuid,
+    }
+}
+
+#[tonic::async_trait]
+impl Replication for LeaderService {
+    async fn read_ops(
+        &self,
+        request: Request<pb::ReadOpsRequest>,
+    ) -> Result<Response<pb::ReadOpsResponse>, Status> {
+        let r = request.into_inner();
+        let span = tracing::debug_span!("read_ops", index = %r.leader_index, shard = r.shard, from = r.from_seq_no);
+        let req = ReadRequest {
+            index: r.leader_index,
+            shard: r.shard,
+            from_seq_no: r.from_seq_no,
+            max_ops: r.max_ops,
+            max_bytes: r.max_bytes,
+            poll_timeout: Duration::from_millis(r.poll_timeout_millis),
+            expected_history_uuid: r.expected_history_uuid,
+        };
+        match read_ops(self.shards.as_ref(), &req).instrument(span).await {
+            Ok(outcome) => Ok(Response::new(to_response(outcome))),
+            Err(e) => Err(self.fail(&e)),
+        }
+    }
+
+    async fn add_retention_lease(
+        &self,
+        request: Request<pb::RetentionLeaseRequest>,
+    ) -> Result<Response<pb::RetentionLeaseResponse>, Status> {
+        let r = request.into_inner();
+        let added = async {
+            let (leader, retaining) = self.lease_target(&r)?;
+            let lease = leader
+                .shard()
+                .add_retention_lease(&r.lease_id, retaining, &r.source)
+                .await?;
+            tracing::info!(index = %r.leader_index, shard = r.shard, lease = %lease.id, retaining = lease.retaining_seq_no, "retention lease added");
+            Ok::<_, LeaderError>(lease)
+        };
+        added
+            .await
+            .map(|l| Response::new(Self::leased(l)))
+            .map_err(|e| self.fail(&e))
+    }
+
+    async fn renew_retention_lease(
+        &self,
+        request: Request<pb::RetentionLeaseRequest>,
+    ) -> Result<Response<pb::RetentionLeaseResponse>, Status> {
+        let r = request.into_inner();
+        let renewed = async {
+            let (leader, retaining) = self.lease_target(&r)?;
+            Ok::<_, LeaderError>(
+                leader
+                    .shard()
+                    .renew_retention_lease(&r.lease_id, retaining, &r.source)
+                    .await?,
+            )
+        };
+        renewed
+            .await
+            .map(|l| Response::new(Self::leased(l)))
+            .map_err(|e| self.fail(&e))
+    }
+
+    async fn remove_retention_lease(
+        &self,
+        request: Request<pb::RemoveRetentionLeaseRequest>,
+    ) -> Result<Response<pb::RemoveRetentionLeaseResponse>, Status> {
+        let r = request.into_inner();
+        let removed = async {
+            let leader = self.shards.shard(&r.leader_index, r.shard)?;
+            leader.shard().remove_retention_lease(&r.lease_id).await?;
+            tracing::info!(index = %r.leader_index, shard = r.shard, lease = %r.lease_id, "retention lease removed");
+            Ok::<_, LeaderError>(())
+        };
+        removed
+            .await
+            .map(|()| Response::new(pb::RemoveRetentionLeaseResponse {}))
+            .map_err(|e| self.fail(&e))
+    }
+}

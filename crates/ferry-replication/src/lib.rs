@@ -1,0 +1,12 @@
+//! Ferry's cross-cluster replication (CCR), pull-based and per shard.
+//!
+//! - [`leader`]: the service a leader cluster serves on its transport port: reading a
+//!   shard's operation history by seq_no, and the retention leases that keep it.
+//! - [`remote`]: the follower cluster's side of `cluster.remote.<alias>.*`: validating
+//!   remote-cluster settings, connecting to remote clusters and pinning their identity.
+//!
+//! Not here yet: follow tasks, auto-follow, bootstrap (issue 3 continues). This crate
+//! never stores documents itself: it reads and writes shards through `ferry-index`.
+
+pub mod leader;
+pub mod remote;
