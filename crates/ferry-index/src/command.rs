@@ -10,7 +10,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::{IndexError, RetentionLease, WriteOp, WriteResult};
+use crate::{IndexError, ReplicatedOp, ReplicatedOutcome, RetentionLease, WriteOp, WriteResult};
 
 /// One Raft entry's worth of work for a shard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +56,12 @@ pub enum ShardCommand {
         /// `index.soft_deletes.retention_lease.period` when the entry was proposed.
         lease_period_millis: u64,
     },
+    /// A CCR follower's batch of the leader's operations, applied keeping their
+    /// `_seq_no`, `_primary_term` and `_version` (idempotent, in any order).
+    Replicated {
+        /// The leader's operations.
+        ops: Vec<ReplicatedOp>,
+    },
 }
 
 /// A per-operation failure, serializable (mirrors the `IndexError` variants applying can
@@ -74,6 +80,8 @@ pub enum OpError {
     LeaseAlreadyExists(String),
     /// `retention_lease_not_found_exception`.
     LeaseNotFound(String),
+    /// `status_exception` 403: a client write into a following index.
+    FollowerWrite,
 }
 
 impl From<IndexError> for OpError {
@@ -84,6 +92,7 @@ impl From<IndexError> for OpError {
             IndexError::DocumentParsing(m) => Self::DocumentParsing(m),
             IndexError::RetentionLeaseAlreadyExists(m) => Self::LeaseAlreadyExists(m),
             IndexError::RetentionLeaseNotFound(m) => Self::LeaseNotFound(m),
+            IndexError::FollowerWrite => Self::FollowerWrite,
             other => Self::IllegalArgument(other.to_string()),
         }
     }
@@ -98,6 +107,7 @@ impl From<OpError> for IndexError {
             OpError::IllegalArgument(m) => Self::IllegalArgument(m),
             OpError::LeaseAlreadyExists(m) => Self::RetentionLeaseAlreadyExists(m),
             OpError::LeaseNotFound(m) => Self::RetentionLeaseNotFound(m),
+            OpError::FollowerWrite => Self::FollowerWrite,
         }
     }
 }
@@ -139,6 +149,8 @@ pub enum ShardResponse {
     Lease(Result<Option<RetentionLease>, OpError>),
     /// Prune.
     Pruned(PruneReport),
+    /// A replicated batch.
+    Replicated(ReplicatedOutcome),
 }
 
 /// The operation kind recorded in history.

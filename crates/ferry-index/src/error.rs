@@ -4,6 +4,11 @@
 //! it to an error body in one place (`ferry-node`'s `error` module). This module does not
 //! know about HTTP; `es_type` and `status` are the only hints it gives.
 
+/// Elasticsearch's reason for a client write into a following index (its
+/// `FollowingEngine` rejects any operation that arrives without a leader seq_no).
+pub const FOLLOWER_WRITE_REASON: &str =
+    "a following engine does not accept operations without an assigned sequence number";
+
 /// Errors of the shard engine: mapping, query DSL, versioning, storage and consensus.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum IndexError {
@@ -36,6 +41,10 @@ pub enum IndexError {
     /// (`retention_lease_not_found_exception`, 404).
     #[error("{0}")]
     RetentionLeaseNotFound(String),
+    /// A client write (index, update, delete) into a CCR following index, which only
+    /// accepts the leader's operations (`status_exception`, 403).
+    #[error("{FOLLOWER_WRITE_REASON}")]
+    FollowerWrite,
     /// The shard is shutting down or its Raft group has no leader
     /// (`no_shard_available_action_exception`, 503).
     #[error("{0}")]
@@ -57,6 +66,7 @@ impl IndexError {
             Self::DocumentMissing(_) => "document_missing_exception",
             Self::RetentionLeaseAlreadyExists(_) => "retention_lease_already_exists_exception",
             Self::RetentionLeaseNotFound(_) => "retention_lease_not_found_exception",
+            Self::FollowerWrite => "status_exception",
             Self::Unavailable(_) => "no_shard_available_action_exception",
             Self::Storage(_) => "exception",
         }
@@ -67,6 +77,7 @@ impl IndexError {
         match self {
             Self::VersionConflict(_) => 409,
             Self::DocumentMissing(_) | Self::RetentionLeaseNotFound(_) => 404,
+            Self::FollowerWrite => 403,
             Self::Unavailable(_) => 503,
             Self::Storage(_) => 500,
             _ => 400,

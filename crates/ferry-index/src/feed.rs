@@ -59,8 +59,11 @@ impl SearchFeed {
         &self.search
     }
 
-    /// Indexes or deletes each change, in order.
-    pub fn feed(&self, changes: Vec<SearchChange>) {
+    /// Indexes or deletes each change, in order. `checkpoint` is the store's local
+    /// checkpoint after them: what a refresh claims never passes it, because a follower
+    /// applies operations out of order and one below the checkpoint may still come (a
+    /// restart must re-feed it).
+    pub fn feed(&self, changes: Vec<SearchChange>, checkpoint: i64) {
         let mut last = None;
         for c in changes {
             let r = match &c.source {
@@ -78,7 +81,8 @@ impl SearchFeed {
             last = Some(c.seq_no);
         }
         if last.is_some() {
-            self.fed.fetch_max(as_i64(last), Ordering::AcqRel);
+            self.fed
+                .fetch_max(as_i64(last).min(checkpoint), Ordering::AcqRel);
         }
     }
 
@@ -92,7 +96,7 @@ impl SearchFeed {
                 break;
             };
             fed += changes.len() as u64;
-            self.feed(changes);
+            self.feed(changes, store.state().local_checkpoint());
             after = Some(last);
         }
         Ok(fed)

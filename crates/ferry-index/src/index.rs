@@ -15,8 +15,8 @@ use parking_lot::RwLock;
 
 use crate::prepare::{self, Prepared, PreparedBatch};
 use crate::{
-    IndexError, IndexSettings, Mapping, RefreshPolicy, Result, Shard, ShardStats, SharedMapping,
-    StoredDoc, WriteOp, WriteOutcome, routing,
+    IndexError, IndexSettings, Mapping, RefreshPolicy, ReplicatedOp, ReplicatedOutcome, Result,
+    Shard, ShardStats, SharedMapping, StoredDoc, WriteOp, WriteOutcome, routing,
 };
 
 /// What the engine needs to open an index (from the catalog).
@@ -213,6 +213,33 @@ impl IndexHandle {
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(IndexError::Storage("a write got no answer".into()))))
             .collect()
+    }
+
+    /// Applies a CCR follower's batch of the leader's operations to shard `shard`,
+    /// keeping their `_seq_no`, `_primary_term` and `_version` (idempotent, any order).
+    pub async fn apply_replicated(
+        &self,
+        shard: u32,
+        ops: Vec<ReplicatedOp>,
+    ) -> Result<ReplicatedOutcome> {
+        match self.shards.get(shard as usize) {
+            Some(s) => s.apply_replicated(ops).await,
+            None => Err(IndexError::IllegalArgument(format!(
+                "index [{}] has no shard [{shard}]",
+                self.name()
+            ))),
+        }
+    }
+
+    /// Marks the index as a CCR follower (client writes then fail with
+    /// [`IndexError::FollowerWrite`]) or, on unfollow, as a regular index. Changes the
+    /// running index only: the caller persists [`Self::settings`] in the catalog.
+    pub fn set_following(&self, following: bool) {
+        let mut settings = self.settings.write();
+        settings.following_index = following;
+        for shard in &self.shards {
+            shard.update_settings(&settings);
+        }
     }
 
     /// Realtime get.

@@ -25,13 +25,13 @@ mod source;
 mod store;
 mod versioning;
 
-pub use error::{IndexError, Result};
+pub use error::{FOLLOWER_WRITE_REASON, IndexError, Result};
 pub use index::{IndexHandle, IndexMeta, IndexStats};
 pub use leases::RetentionLease;
 pub use mapping::{Mapping, SharedMapping};
 pub use ops::{
-    Conditions, DeleteOp, IndexOp, RefreshPolicy, StoredDoc, UpdateOp, VersionType, WriteOp,
-    WriteOutcome, WriteResult,
+    Conditions, DeleteOp, IndexOp, RefreshPolicy, ReplicatedOp, ReplicatedOutcome, StoredDoc,
+    UpdateOp, VersionType, WriteOp, WriteOutcome, WriteResult,
 };
 pub use prepare::PreparedBatch;
 pub use search::{SearchHit, SearchHits, SearchRequest, count, search};

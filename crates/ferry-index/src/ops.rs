@@ -186,6 +186,40 @@ pub struct StoredDoc {
     pub routing: Option<String>,
 }
 
+/// One operation of a leader shard's history, as a CCR follower applies it: the
+/// leader's `_seq_no`, `_primary_term` and `_version` are kept as they are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicatedOp {
+    /// The leader's `_seq_no`.
+    pub seq_no: u64,
+    /// The leader's `_primary_term`.
+    pub primary_term: u64,
+    /// The leader's `_version` after the operation.
+    pub version: u64,
+    /// Document id.
+    pub id: String,
+    /// The `_routing` the document was written with (`None` for deletes).
+    pub routing: Option<String>,
+    /// `Some(source)` for an index operation, `None` for a delete.
+    #[serde(with = "serde_bytes_opt_compat")]
+    pub source: Option<Bytes>,
+    /// The leader's apply time, ms since the epoch.
+    pub timestamp_millis: u64,
+}
+
+/// What applying a batch of [`ReplicatedOp`]s did to a follower shard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicatedOutcome {
+    /// Operations recorded in history (new seq_nos).
+    pub applied: u64,
+    /// Operations already processed (a duplicate or a retry), left alone.
+    pub skipped: u64,
+    /// Every seq_no up to here is processed (-1: none).
+    pub local_checkpoint: i64,
+    /// Highest seq_no processed (-1: none).
+    pub max_seq_no: i64,
+}
+
 /// When a write becomes visible to search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RefreshPolicy {

@@ -233,6 +233,20 @@ mod tests {
     }
 
     #[test]
+    fn a_write_into_a_follower_is_a_403_status_exception() {
+        let e = ApiError::from(ferry_index::IndexError::FollowerWrite);
+        assert_eq!((e.status, e.kind.as_str()), (403, "status_exception"));
+        assert_eq!(
+            e.item_object(),
+            json!({
+                "type": "status_exception",
+                "reason": "a following engine does not accept operations without an assigned sequence number"
+            })
+        );
+        assert_eq!(e.body()["status"], 403);
+    }
+
+    #[test]
     fn already_exists_names_index_and_uuid() {
         let e = ApiError::index_already_exists("x", "u1");
         assert_eq!(e.reason, "index [x/u1] already exists");

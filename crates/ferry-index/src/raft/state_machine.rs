@@ -154,7 +154,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let feed = self.feed.clone();
         let job = move || -> StorageResult<Vec<ShardResponse>> {
             let (responses, changes) = store.apply(items).map_err(sm_write_err)?;
-            feed.feed(changes);
+            feed.feed(changes, store.state().local_checkpoint());
             Ok(responses)
         };
         let responses = tokio::task::spawn_blocking(job)

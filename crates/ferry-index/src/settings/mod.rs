@@ -23,9 +23,20 @@ const REPLICAS: &str = "index.number_of_replicas";
 const REFRESH: &str = "index.refresh_interval";
 const SOFT_DELETES: &str = "index.soft_deletes.enabled";
 const LEASE_PERIOD: &str = "index.soft_deletes.retention_lease.period";
+/// Set by CCR on a follower index; internal: `PUT _settings` never changes it.
+const FOLLOWING: &str = "index.xpack.ccr.following_index";
 
 /// Every setting the engine accepts.
-const KNOWN: [&str; 5] = [SHARDS, REPLICAS, REFRESH, SOFT_DELETES, LEASE_PERIOD];
+const KNOWN: [&str; 6] = [
+    SHARDS,
+    REPLICAS,
+    REFRESH,
+    SOFT_DELETES,
+    LEASE_PERIOD,
+    FOLLOWING,
+];
+/// Settings only a dedicated API changes (ES's `InternalIndex` settings).
+const INTERNAL: [&str; 1] = [FOLLOWING];
 /// Settings that `PUT /<index>/_settings` may change on an open index.
 const DYNAMIC: [&str; 3] = [REPLICAS, REFRESH, LEASE_PERIOD];
 
@@ -50,6 +61,9 @@ pub struct IndexSettings {
     pub refresh_interval: Option<Duration>,
     /// `index.soft_deletes.retention_lease.period` (default 12h).
     pub retention_lease_period: Duration,
+    /// `index.xpack.ccr.following_index` (default false): a CCR follower, which refuses
+    /// client writes. Set by the follow API, cleared by unfollow; static otherwise.
+    pub following_index: bool,
 }
 
 impl Default for IndexSettings {
@@ -59,6 +73,7 @@ impl Default for IndexSettings {
             number_of_replicas: 1,
             refresh_interval: Some(Duration::from_secs(1)),
             retention_lease_period: Duration::from_secs(12 * 3600),
+            following_index: false,
         }
     }
 }
@@ -170,6 +185,11 @@ impl IndexSettings {
             if !KNOWN.contains(&key.as_str()) {
                 return Err(unknown(key));
             }
+            if INTERNAL.contains(&key.as_str()) {
+                return Err(illegal(format!(
+                    "can not update internal setting [{key}]; this setting is managed via a dedicated API"
+                )));
+            }
             if DYNAMIC.contains(&key.as_str()) {
                 next.set(key, value)?;
             } else {
@@ -231,6 +251,9 @@ impl IndexSettings {
                     })?
                 };
             }
+            FOLLOWING => {
+                self.following_index = !null && parse_bool(value)?;
+            }
             _ => return Err(unknown(key)),
         }
         Ok(())
@@ -254,6 +277,9 @@ impl IndexSettings {
                 LEASE_PERIOD.to_owned(),
                 format_time(self.retention_lease_period),
             );
+        }
+        if self.following_index {
+            flat.insert(FOLLOWING.to_owned(), "true".to_owned());
         }
         flat
     }
@@ -418,5 +444,31 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(off.to_es_json()["index"]["refresh_interval"], "-1");
+    }
+
+    #[test]
+    fn following_index_parses_renders_and_is_internal() {
+        let f = IndexSettings::from_es_json(
+            &json!({"index": {"xpack": {"ccr": {"following_index": "true"}}}}),
+        )
+        .unwrap();
+        assert!(f.following_index);
+        assert_eq!(
+            f.to_es_json()["index"]["xpack"]["ccr"]["following_index"],
+            "true"
+        );
+        assert_eq!(IndexSettings::from_es_json(&f.to_es_json()).unwrap(), f);
+        assert!(!IndexSettings::default().to_flat().contains_key(FOLLOWING));
+        let e = f
+            .update(&json!({"index.xpack.ccr.following_index": false}))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "can not update internal setting [index.xpack.ccr.following_index]; this setting is managed via a dedicated API"
+        );
+        assert!(
+            IndexSettings::from_es_json(&json!({"index.xpack.ccr.following_index": "yes"}))
+                .is_err()
+        );
     }
 }

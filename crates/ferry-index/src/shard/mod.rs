@@ -9,6 +9,9 @@
 //! no network (groups have one member).
 
 mod maintenance;
+mod replicated;
+#[cfg(test)]
+mod replicated_tests;
 #[cfg(test)]
 mod tests;
 
@@ -203,7 +206,8 @@ impl Shard {
     }
 
     /// Applies `ops` as one Raft entry; one result per op, in order. A failed op (a
-    /// version conflict, a missing document) does not stop the others.
+    /// version conflict, a missing document) does not stop the others. A following
+    /// index refuses every op with [`IndexError::FollowerWrite`].
     pub async fn write(
         &self,
         ops: Vec<WriteOp>,
@@ -211,6 +215,9 @@ impl Shard {
     ) -> Vec<Result<WriteOutcome>> {
         if ops.is_empty() {
             return Vec::new();
+        }
+        if self.core.settings.borrow().following_index {
+            return ops.iter().map(|_| Err(IndexError::FollowerWrite)).collect();
         }
         let ids: Vec<String> = ops.iter().map(|op| op.id().to_owned()).collect();
         let cmd = ShardCommand::Write {

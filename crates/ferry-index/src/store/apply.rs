@@ -17,9 +17,10 @@ use serde_json::{Map, Value};
 
 use super::StateStore;
 use super::records::{
-    DOCS, HISTORY, HistoryRecord, LEASES, META, META_STATE, RaftPosition, SUPERSEDED, ShardState,
-    db_err, decode, decode_doc, encode,
+    DOCS, HISTORY, HistoryRecord, LEASES, META, META_REPLICATED, META_STATE, RaftPosition,
+    ReplicaTracker, SUPERSEDED, ShardState, db_err, decode, decode_doc, encode,
 };
+use super::replicated::close_replicated_gaps;
 use crate::command::{AppliedWrite, OpError, OpKind, SearchChange, ShardCommand, ShardResponse};
 use crate::versioning::{self, DocVersion};
 use crate::{
@@ -69,6 +70,8 @@ impl StateStore {
         let mut txn = self.db.begin_write().map_err(db_err)?;
         txn.set_durability(Durability::None).map_err(db_err)?;
         let mut state = read_state(&txn)?;
+        let mut tracker = read_tracker(&txn)?;
+        let tracker_before = tracker.clone();
         let mut responses = Vec::with_capacity(items.len());
         let mut changes = Vec::new();
         {
@@ -95,16 +98,23 @@ impl StateStore {
                         state.membership = m;
                         ShardResponse::None
                     }
-                    ApplyPayload::Command(cmd) => t.command(&mut state, term, cmd, &mut changes)?,
+                    ApplyPayload::Command(cmd) => {
+                        t.command(&mut state, &mut tracker, term, cmd, &mut changes)?
+                    }
                 };
                 state.applied = Some(item.position);
                 responses.push(response);
             }
         }
-        txn.open_table(META)
-            .map_err(db_err)?
-            .insert(META_STATE, encode(&state)?.as_slice())
-            .map_err(db_err)?;
+        {
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            meta.insert(META_STATE, encode(&state)?.as_slice())
+                .map_err(db_err)?;
+            if tracker != tracker_before {
+                meta.insert(META_REPLICATED, encode(&tracker)?.as_slice())
+                    .map_err(db_err)?;
+            }
+        }
         txn.commit().map_err(db_err)?;
         *self.state.write() = state;
         Ok((responses, changes))
@@ -119,6 +129,16 @@ fn read_state(txn: &WriteTransaction) -> Result<ShardState> {
         None => Err(IndexError::Storage(
             "shard state has no [state] record".into(),
         )),
+    }
+}
+
+/// A follower's progress above its checkpoint (empty on a leader).
+fn read_tracker(txn: &WriteTransaction) -> Result<ReplicaTracker> {
+    let meta = txn.open_table(META).map_err(db_err)?;
+    let v = meta.get(META_REPLICATED).map_err(db_err)?;
+    match v {
+        Some(v) => decode(v.value(), "replicated"),
+        None => Ok(ReplicaTracker::default()),
     }
 }
 
@@ -139,6 +159,7 @@ impl Tables<'_> {
     fn command(
         &mut self,
         state: &mut ShardState,
+        tracker: &mut ReplicaTracker,
         term: u64,
         cmd: ShardCommand,
         changes: &mut Vec<SearchChange>,
@@ -148,6 +169,7 @@ impl Tables<'_> {
                 timestamp_millis,
                 ops,
             } => {
+                close_replicated_gaps(state, tracker);
                 let mut results = Vec::with_capacity(ops.len());
                 for op in ops {
                     let r = match op {
@@ -192,10 +214,13 @@ impl Tables<'_> {
                 timestamp_millis,
                 lease_period_millis,
             } => ShardResponse::Pruned(self.prune(state, timestamp_millis, lease_period_millis)?),
+            ShardCommand::Replicated { ops } => {
+                ShardResponse::Replicated(self.replicated(state, tracker, ops, changes)?)
+            }
         })
     }
 
-    fn row(&self, id: &str) -> Result<Option<DocVersion>> {
+    pub(super) fn row(&self, id: &str) -> Result<Option<DocVersion>> {
         self.docs
             .get(id)
             .map_err(db_err)?

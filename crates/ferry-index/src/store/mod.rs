@@ -25,6 +25,7 @@
 
 mod apply;
 pub(crate) mod records;
+mod replicated;
 mod retention;
 
 use std::path::Path;
@@ -300,5 +301,7 @@ fn builder() -> redb::Builder {
     b
 }
 
+#[cfg(test)]
+mod replicated_tests;
 #[cfg(test)]
 mod tests;

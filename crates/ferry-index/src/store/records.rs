@@ -6,7 +6,7 @@
 //! | `history` | seq_no | [`HistoryRecord`]: id, term, version, kind, source, timestamp, routing |
 //! | `superseded` | seq_no | `()`: history entries that are no longer a document's current row |
 //! | `leases` | lease id | [`RetentionLease`] |
-//! | `meta` | name | [`Identity`], [`ShardState`], the last snapshot's metadata |
+//! | `meta` | name | [`Identity`], [`ShardState`], [`ReplicaTracker`] (followers), the last snapshot's metadata |
 //!
 //! `history` holds the one copy of each document's bytes: a realtime GET reads the
 //! `docs` row, then the `history` entry at its seq_no. `superseded` makes pruning a range
@@ -30,6 +30,8 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 pub(crate) const META_IDENTITY: &str = "identity";
 pub(crate) const META_STATE: &str = "state";
 pub(crate) const META_SNAPSHOT: &str = "snapshot";
+/// Written by the first replicated (CCR follower) operation; absent on leaders.
+pub(crate) const META_REPLICATED: &str = "replicated";
 
 /// The on-disk format version written in [`Identity`]; bumped on incompatible changes.
 pub(crate) const FORMAT_VERSION: u32 = 1;
@@ -94,6 +96,17 @@ impl ShardState {
     }
 }
 
+/// A follower's progress beyond its local checkpoint: replicated operations may arrive
+/// out of order, so the seq_nos processed above the checkpoint are kept until the gap
+/// below them closes. Kept in its own `meta` record so leaders' state is unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ReplicaTracker {
+    /// Processed seq_nos above the local checkpoint (never including `next_seq_no`).
+    pub pending: std::collections::BTreeSet<u64>,
+    /// Highest seq_no processed by a replicated operation.
+    pub max_seq_no: Option<u64>,
+}
+
 /// Encodes a record with postcard.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     postcard::to_stdvec(value).map_err(|e| IndexError::Storage(format!("encoding a record: {e}")))
@@ -145,6 +158,7 @@ mod tests {
         fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..40)) {
             let _ = decode::<HistoryRecord<'_>>(&bytes, "history");
             let _ = decode::<ShardState>(&bytes, "state");
+            let _ = decode::<ReplicaTracker>(&bytes, "replicated");
             let _ = decode_doc(&bytes);
         }
     }

@@ -1,0 +1,141 @@
+//! Applying a CCR follower's batch of the leader's operations: the following engine.
+//!
+//! Part of the state machine (`apply`). Each operation keeps the leader's `_seq_no`,
+//! `_primary_term` and `_version`; nothing is checked against conditions and no seq_no is
+//! assigned. Applying is idempotent and tolerates any order, as ES's `FollowingEngine`:
+//! an operation whose seq_no is at or below the local checkpoint, or already processed
+//! above it, is skipped; otherwise history gets it, and the document row changes only if
+//! the operation is newer than the row (an older one is recorded as already superseded).
+//! The local checkpoint advances over contiguous seq_nos only; the processed seq_nos
+//! above it wait in the [`ReplicaTracker`]; a client write on a former follower first
+//! gives up the gaps ([`close_replicated_gaps`]). This module does not check that the index is
+//! following (the shard's callers do) and does not feed the search index (it returns
+//! the changes).
+
+use super::apply::Tables;
+use super::records::{HistoryRecord, ReplicaTracker, ShardState, db_err, encode};
+use crate::command::{OpKind, SearchChange};
+use crate::versioning::DocVersion;
+use crate::{ReplicatedOp, ReplicatedOutcome, Result};
+
+/// Before a client write assigns seq_nos on a former follower: seq_nos already taken
+/// by replicated operations above the checkpoint are skipped, and the gaps below them
+/// are given up (the leader that owned them is gone), as ES fills them with no-ops when a
+/// follower becomes a regular index.
+pub(super) fn close_replicated_gaps(state: &mut ShardState, tracker: &mut ReplicaTracker) {
+    let Some(max) = tracker.max_seq_no else {
+        return;
+    };
+    if max >= state.next_seq_no {
+        tracing::warn!(
+            local_checkpoint = state.local_checkpoint(),
+            max_seq_no = max,
+            "giving up replicated history gaps before a local write"
+        );
+        state.next_seq_no = max + 1;
+    }
+    tracker.pending.clear();
+}
+
+impl Tables<'_> {
+    /// Applies `ops` in the given order (any order gives the same end state).
+    pub(super) fn replicated(
+        &mut self,
+        state: &mut ShardState,
+        tracker: &mut ReplicaTracker,
+        ops: Vec<ReplicatedOp>,
+        changes: &mut Vec<SearchChange>,
+    ) -> Result<ReplicatedOutcome> {
+        let mut applied = 0;
+        let mut skipped = 0;
+        for op in ops {
+            if op.seq_no < state.next_seq_no || tracker.pending.contains(&op.seq_no) {
+                skipped += 1;
+                continue;
+            }
+            self.replicate_one(state, &op, changes)?;
+            // Mark the seq_no processed and move the checkpoint over what is now contiguous.
+            if op.seq_no == state.next_seq_no {
+                state.next_seq_no += 1;
+                while tracker.pending.remove(&state.next_seq_no) {
+                    state.next_seq_no += 1;
+                }
+            } else {
+                tracker.pending.insert(op.seq_no);
+            }
+            tracker.max_seq_no = Some(tracker.max_seq_no.map_or(op.seq_no, |m| m.max(op.seq_no)));
+            applied += 1;
+        }
+        let local_checkpoint = state.local_checkpoint();
+        let max_seq_no = tracker
+            .max_seq_no
+            .map_or(-1, |m| i64::try_from(m).unwrap_or(i64::MAX))
+            .max(local_checkpoint);
+        Ok(ReplicatedOutcome {
+            applied,
+            skipped,
+            local_checkpoint,
+            max_seq_no,
+        })
+    }
+
+    /// Records one not-yet-processed operation: its history entry, and the document row
+    /// if the operation is newer than the row.
+    fn replicate_one(
+        &mut self,
+        state: &mut ShardState,
+        op: &ReplicatedOp,
+        changes: &mut Vec<SearchChange>,
+    ) -> Result<()> {
+        let deleted = op.source.is_none();
+        let rec = HistoryRecord {
+            id: &op.id,
+            primary_term: op.primary_term,
+            version: op.version,
+            kind: if deleted {
+                OpKind::Delete
+            } else {
+                OpKind::Index
+            },
+            source: op.source.as_deref(),
+            timestamp_millis: op.timestamp_millis,
+            routing: if deleted { None } else { op.routing.as_deref() },
+        };
+        self.history
+            .insert(op.seq_no, encode(&rec)?.as_slice())
+            .map_err(db_err)?;
+        let current = self.row(&op.id)?;
+        if current.is_some_and(|row| row.seq_no > op.seq_no) {
+            // A later operation on this document is already applied.
+            self.superseded.insert(op.seq_no, ()).map_err(db_err)?;
+            return Ok(());
+        }
+        let row = DocVersion {
+            seq_no: op.seq_no,
+            primary_term: op.primary_term,
+            version: op.version,
+            deleted,
+        };
+        self.docs
+            .insert(op.id.as_str(), encode(&row)?.as_slice())
+            .map_err(db_err)?;
+        if let Some(prev) = &current {
+            self.superseded.insert(prev.seq_no, ()).map_err(db_err)?;
+        }
+        let was_live = DocVersion::live(current.as_ref()).is_some();
+        match (was_live, deleted) {
+            (false, false) => state.live_docs += 1,
+            (true, true) => state.live_docs = state.live_docs.saturating_sub(1),
+            _ => {}
+        }
+        changes.push(SearchChange {
+            seq_no: op.seq_no,
+            id: op.id.clone(),
+            source: op.source.clone(),
+            // Only an in-order operation may skip the delete-before-add: one above the
+            // checkpoint can already be in a search commit that claims less (see feed).
+            created: !was_live && op.seq_no == state.next_seq_no,
+        });
+        Ok(())
+    }
+}
