@@ -65,6 +65,25 @@ pub enum Output {
     File(PathBuf),
 }
 
+/// The names a node starts with, and where its log files go.
+pub struct Identity<'a> {
+    /// `--cluster-name`.
+    pub cluster_name: &'a str,
+    /// `--node-name`.
+    pub node_name: &'a str,
+    /// `--log-dir`; `None` keeps ferryd's default, `<data-dir>/logs`.
+    pub log_dir: Option<&'a Path>,
+}
+
+impl Identity<'static> {
+    /// The one development node (bench, single-node dev-cluster).
+    pub const DEV: Self = Self {
+        cluster_name: "ferry-dev",
+        node_name: "dev-1",
+        log_dir: None,
+    };
+}
+
 /// A running `ferryd`.
 pub struct Ferryd {
     child: Child,
@@ -85,15 +104,42 @@ impl Ferryd {
         transport_port: u16,
         output: Output,
     ) -> anyhow::Result<Self> {
+        Self::spawn_as(
+            bin,
+            data_dir,
+            http_port,
+            transport_port,
+            output,
+            &Identity::DEV,
+        )
+    }
+
+    /// [`Ferryd::spawn`] with the node's names and log directory given.
+    pub fn spawn_as(
+        bin: &Path,
+        data_dir: &Path,
+        http_port: u16,
+        transport_port: u16,
+        output: Output,
+        id: &Identity<'_>,
+    ) -> anyhow::Result<Self> {
         use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(bin);
         cmd.arg("--data-dir")
             .arg(data_dir)
             .args(["--bind", "127.0.0.1", "--http-port", &http_port.to_string()])
             .args(["--transport-port", &transport_port.to_string()])
-            .args(["--node-name", "dev-1", "--cluster-name", "ferry-dev"])
+            .args([
+                "--node-name",
+                id.node_name,
+                "--cluster-name",
+                id.cluster_name,
+            ])
             .stdin(Stdio::null())
             .process_group(0);
+        if let Some(dir) = id.log_dir {
+            cmd.arg("--log-dir").arg(dir);
+        }
         let output = match output {
             Output::Inherit => None,
             Output::File(path) => {

@@ -2,7 +2,8 @@
 //!
 //! - `ci`: formatting check, clippy with `-D warnings`, then the whole test suite — the
 //!   command the README and `.ci/run` name.
-//! - `dev-cluster`: build and run one `ferryd` under `target/dev-cluster/` until Ctrl-C.
+//! - `dev-cluster`: build and run one `ferryd` under `target/dev-cluster/` until Ctrl-C;
+//!   `--ccr` runs two one-node clusters (`us-cluster`, `japan-cluster`) for the CCR tutorial.
 //! - `bench`: workload W1 (issue 2, docs/benchmarks.md) against a release `ferryd`.
 //!
 //! xtask drives cargo and `ferryd` processes; it never links Ferry's crates, so it keeps
@@ -29,7 +30,7 @@ struct Cli {
 enum Task {
     /// fmt check, clippy -D warnings, build the binaries, then every test of the workspace
     Ci,
-    /// Build ferryd and run one node under target/dev-cluster/ until Ctrl-C
+    /// Build ferryd and run one node (or, with --ccr, two clusters) under target/dev-cluster/ until Ctrl-C
     DevCluster(dev_cluster::Args),
     /// Run workload W1 against a release ferryd and write target/bench/w1.json
     Bench(bench::Args),
