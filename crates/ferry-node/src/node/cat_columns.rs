@@ -298,20 +298,9 @@ pub(super) const HEALTH_NO_TS: &[Column] = &[
 ];
 
 pub(super) const COUNT: &[Column] = &[
-    col(
-        "epoch",
-        &["t", "time"],
-        true,
-        true,
-        "seconds since 1970-01-01 00:00:00",
-    ),
-    col(
-        "timestamp",
-        &["ts", "hms", "hhmmss"],
-        true,
-        false,
-        "time in HH:MM:SS",
-    ),
+    // the same epoch and timestamp columns as _cat/health
+    HEALTH[0],
+    HEALTH[1],
     col(
         "count",
         &["dc", "docs.count", "docsCount"],
