@@ -52,6 +52,11 @@ impl ClusterSettings {
         HandshakeService::new(self.local.clone())
     }
 
+    /// The remote-cluster registry (CCR follow tasks read through it).
+    pub(crate) fn remotes(&self) -> Arc<RemoteClusters> {
+        self.remotes.clone()
+    }
+
     /// Disconnects every remote.
     pub(crate) fn shutdown(&self) {
         self.remotes.shutdown();

@@ -57,6 +57,25 @@ impl Node {
         Ok(ApiResponse::ok(json!({ "acknowledged": true })))
     }
 
+    /// Merges a CCR leader's mapping (untyped ES JSON) into the follower `index`.
+    pub(super) async fn merge_leader_mapping(
+        &self,
+        index: &str,
+        leader_mapping: &Value,
+    ) -> Result<(), ApiError> {
+        let update = Mapping::from_es_json(leader_mapping)?;
+        let e = self.require(index)?;
+        let _guard = e.mapping_lock.lock().await;
+        let mut m = e.mapping()?;
+        let changed = m
+            .merge(&update)
+            .map_err(|err| ApiError::from(err).for_index(&e.name, &e.uuid))?;
+        if changed {
+            self.persist_mapping(&e, m).await?;
+        }
+        Ok(())
+    }
+
     /// Writes `mapping` to the catalog, then installs it in the open index. The caller
     /// holds `e.mapping_lock`.
     async fn persist_mapping(&self, e: &IndexEntry, mapping: Mapping) -> Result<(), ApiError> {

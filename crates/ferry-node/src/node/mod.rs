@@ -16,6 +16,7 @@ mod body;
 mod bulk;
 mod cat;
 mod cat_columns;
+mod ccr;
 mod cluster_settings;
 mod docs;
 mod entry;
@@ -114,6 +115,10 @@ pub struct Node {
     destructive_requires_name: bool,
     /// `PUT /_cluster/settings` state and the remote-cluster connections it drives.
     cluster_settings: cluster_settings::ClusterSettings,
+    /// This node itself, for the follow tasks that call back into it.
+    me: std::sync::Weak<Node>,
+    /// CCR follower indices by name and their shard tasks (in memory only for now).
+    follows: parking_lot::Mutex<BTreeMap<String, ccr::Follow>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -230,7 +235,9 @@ impl Node {
         tracing::info!(node = %node_id, cluster = %cluster.name, indices = map.len(), "node started");
         let mut node_bytes = [0u8; 6];
         node_bytes.copy_from_slice(&node_uuid.as_bytes()[..6]);
-        Ok(Arc::new(Node {
+        Ok(Arc::new_cyclic(|me| Node {
+            me: me.clone(),
+            follows: parking_lot::Mutex::new(BTreeMap::new()),
             opts,
             node_id,
             raft_id,
@@ -269,6 +276,7 @@ impl Node {
             return;
         }
         let _admin = self.admin.lock().await;
+        self.follows.lock().clear();
         self.cluster_settings.shutdown();
         for e in self.entries() {
             let handle = e.snapshot().handle;
@@ -314,6 +322,8 @@ impl Node {
     }
 
     fn remove_entry(&self, name: &str) {
+        // A deleted follower stops following (its tasks end when dropped).
+        self.follows.lock().remove(name);
         self.indices.write().remove(name);
         self.changed();
     }

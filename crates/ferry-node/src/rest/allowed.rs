@@ -23,6 +23,9 @@ pub const COMMON: &[&str] = &[
 ];
 
 pub(super) const NONE: &[&str] = &[];
+pub(super) const PUT_FOLLOW: &[&str] = &["wait_for_active_shards", "master_timeout"];
+pub(super) const MASTER_TIMEOUT: &[&str] = &["master_timeout"];
+pub(super) const TIMEOUT: &[&str] = &["timeout"];
 pub(super) const HEALTH: &[&str] = &[
     "expand_wildcards",
     "level",

@@ -89,6 +89,10 @@ pub async fn call(
         Action::GetClusterSettings => node.get_cluster_settings(params).await,
         Action::PutClusterSettings => node.put_cluster_settings(body, params).await,
         Action::RemoteInfo => node.remote_info().await,
+        Action::PutFollow => node.put_follow(need(index, "index")?, body, params).await,
+        Action::PauseFollow => node.pause_follow(need(index, "index")?).await,
+        Action::ResumeFollow => node.resume_follow(need(index, "index")?, body).await,
+        Action::FollowStats => node.follow_stats(need(index, "index")?, params).await,
         Action::CatHelp => return Ok(Reply::Cat(CatOutput::Text(CAT_HELP.to_owned()))),
         Action::Cat(kind) => {
             return Ok(Reply::Cat(

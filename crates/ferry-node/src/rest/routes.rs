@@ -81,6 +81,10 @@ pub enum Action {
     GetClusterSettings,
     PutClusterSettings,
     RemoteInfo,
+    PutFollow,
+    PauseFollow,
+    ResumeFollow,
+    FollowStats,
 }
 
 impl Action {
@@ -114,6 +118,10 @@ impl Action {
             Self::GetClusterSettings => "cluster.get_settings",
             Self::PutClusterSettings => "cluster.put_settings",
             Self::RemoteInfo => "cluster.remote_info",
+            Self::PutFollow => "ccr.follow",
+            Self::PauseFollow => "ccr.pause_follow",
+            Self::ResumeFollow => "ccr.resume_follow",
+            Self::FollowStats => "ccr.follow_stats",
             Self::Cat(kind) => match kind {
                 "indices" => "cat.indices",
                 "nodes" => "cat.nodes",
@@ -185,6 +193,22 @@ pub static ROUTES: &[Route] = &[
     Route {
         path: "/_remote/info",
         handlers: &[h(Get, A::RemoteInfo, NONE)],
+    },
+    Route {
+        path: "/{index}/_ccr/follow",
+        handlers: &[h(Put, A::PutFollow, PUT_FOLLOW)],
+    },
+    Route {
+        path: "/{index}/_ccr/pause_follow",
+        handlers: &[h(Post, A::PauseFollow, MASTER_TIMEOUT)],
+    },
+    Route {
+        path: "/{index}/_ccr/resume_follow",
+        handlers: &[h(Post, A::ResumeFollow, MASTER_TIMEOUT)],
+    },
+    Route {
+        path: "/{index}/_ccr/stats",
+        handlers: &[h(Get, A::FollowStats, TIMEOUT)],
     },
     Route {
         path: "/_refresh",

@@ -8,17 +8,21 @@
 //! - [`stats`]: the per-shard stats snapshot with ES's field names.
 //! - [`backoff`]: the jittered exponential retry delay, capped by `max_retry_delay`.
 //!
-//! Deliberately not here: the async runtime that carries out commands (gRPC reads, bulk
-//! apply on the follower shard, timers, lease calls), the follow REST API, auto-follow and
-//! re-bootstrap (the runtime acts on a fatal "operations are no longer available" when
-//! `auto_rebootstrap` is set).
+//! - [`task`]: the runtime, one tokio task per follower shard carrying out the planner's
+//!   commands; [`leader_client`]: its calls to the leader and their retryable/fatal split.
+//!
+//! Deliberately not here: the follow REST API (ferry-node), auto-follow, bootstrap and
+//! re-bootstrap.
 
 pub mod backoff;
 pub mod error;
 pub mod events;
+pub mod leader_client;
 pub mod params;
 pub mod planner;
+mod runner;
 pub mod stats;
+pub mod task;
 pub mod units;
 
 pub use backoff::{Jitter, RandJitter};
@@ -27,6 +31,7 @@ pub use events::{Command, ErrorKind, Event, OpMeta, RetryToken, TaskError};
 pub use params::FollowParameters;
 pub use planner::{LEASE_RENEW_INTERVAL, ShardFollowPlanner};
 pub use stats::{ReadException, ShardFollowStats};
+pub use task::{FollowerShard, ShardFollowConfig, ShardFollowTask};
 pub use units::{ByteSize, TimeValue};
 
 #[cfg(test)]

@@ -60,6 +60,9 @@ pub struct ConnectionState {
 struct Connection {
     config: RemoteConfig,
     state: Arc<RwLock<ConnectionState>>,
+    /// A channel to the address that answered the last handshake, without a per-call
+    /// timeout (CCR reads long-poll; each call sets its own deadline).
+    channel: Arc<RwLock<Option<Channel>>>,
     task: JoinHandle<()>,
 }
 
@@ -112,15 +115,23 @@ impl RemoteClusters {
                 continue;
             }
             let state = Arc::new(RwLock::new(ConnectionState::default()));
+            let channel = Arc::new(RwLock::new(None));
             let span = info_span!("remote_cluster", remote = %alias, node = %self.local.node_name);
             let task = tokio::spawn(
-                run(config.clone(), self.local.clone(), state.clone()).instrument(span),
+                run(
+                    config.clone(),
+                    self.local.clone(),
+                    state.clone(),
+                    channel.clone(),
+                )
+                .instrument(span),
             );
             connections.insert(
                 alias.clone(),
                 Connection {
                     config: config.clone(),
                     state,
+                    channel,
                     task,
                 },
             );
@@ -133,6 +144,23 @@ impl RemoteClusters {
             .lock()
             .get(alias)
             .map(|c| c.state.read().clone())
+    }
+
+    /// A channel to `alias`'s connected node, for CCR calls (`ReadOps`, leases, admin
+    /// `GetIndex`); `None` when the alias is unknown or not connected right now. The channel
+    /// has no per-call timeout: callers set one per request.
+    pub fn channel(&self, alias: &str) -> Option<Channel> {
+        let connections = self.connections.lock();
+        let c = connections.get(alias)?;
+        if !c.state.read().connected {
+            return None;
+        }
+        c.channel.read().clone()
+    }
+
+    /// Whether `alias` is configured (connected or not).
+    pub fn contains(&self, alias: &str) -> bool {
+        self.connections.lock().contains_key(alias)
     }
 
     /// Disconnects every remote.
@@ -207,7 +235,12 @@ pub(crate) fn check_pin(pin: &Pin, answer: &HandshakeResponse) -> Result<(), Str
 }
 
 /// The connection task of one alias: connect, check, reconnect, forever.
-async fn run(config: RemoteConfig, local: LocalIdentity, state: Arc<RwLock<ConnectionState>>) {
+async fn run(
+    config: RemoteConfig,
+    local: LocalIdentity,
+    state: Arc<RwLock<ConnectionState>>,
+    channel: Arc<RwLock<Option<Channel>>>,
+) {
     let mut backoff = Backoff::default();
     let mut pin: Pin = None;
     let mut reported_down = false;
@@ -224,6 +257,10 @@ async fn run(config: RemoteConfig, local: LocalIdentity, state: Arc<RwLock<Conne
                     remote_node = %answer.node_name,
                     "connected to remote cluster"
                 );
+                // The channel first, so that `connected` always comes with one.
+                *channel.write() = Endpoint::from_shared(format!("http://{address}"))
+                    .ok()
+                    .map(|e| e.connect_timeout(CONNECT_TIMEOUT).connect_lazy());
                 *state.write() = ConnectionState {
                     connected: true,
                     cluster_name: Some(answer.cluster_name),
@@ -248,6 +285,7 @@ async fn run(config: RemoteConfig, local: LocalIdentity, state: Arc<RwLock<Conne
                     }
                 }
                 state.write().connected = false;
+                *channel.write() = None;
             }
             Err(e) => {
                 state.write().connected = false;

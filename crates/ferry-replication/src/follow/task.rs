@@ -1,0 +1,162 @@
+//! The shard-follow task runtime: one tokio task per follower shard that drives a
+//! [`ShardFollowPlanner`] — `Read` becomes a `ReadOps` call on the leader through the
+//! remote alias's channel, `Write` a bulk apply on the [`FollowerShard`], `ScheduleRetry`
+//! a sleep, `RenewLease` a lease RPC, `UpdateMapping` a fetch of the leader's mapping via
+//! admin `GetIndex` merged into the follower, `Fatal` the end of the task (stats keep it).
+//!
+//! At start it takes the CCR retention lease on the leader shard (retaining from the
+//! follower's global checkpoint + 1; an existing lease is renewed instead), then starts
+//! the planner from the follower's global checkpoint. This module holds the handle, the
+//! follower trait and the stats; the event loop itself is `runner`.
+//!
+//! Deliberately not here: replicating the leader's *settings* (`UpdateSettings` is
+//! acknowledged at the leader's version without copying anything yet), aliases,
+//! bootstrap from files (a follower starts at seq_no 0, so the leader must still retain
+//! its whole history), and auto-rebootstrap.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferry_index::ReplicatedOp;
+use parking_lot::Mutex;
+use serde_json::{Map, Value, json};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, info_span};
+
+use super::backoff::RandJitter;
+use super::events::{ErrorKind, TaskError};
+use super::params::FollowParameters;
+use super::planner::ShardFollowPlanner;
+use crate::remote::RemoteClusters;
+
+/// The follower shard as the task sees it (ferry-node implements it over `IndexHandle`).
+pub trait FollowerShard: Send + Sync + 'static {
+    /// `(global_checkpoint, max_seq_no)` of the follower shard now.
+    fn checkpoints(&self) -> Result<(i64, i64), TaskError>;
+    /// Applies leader ops keeping their seq_no/version; answers the follower shard's
+    /// `(global_checkpoint, max_seq_no)` afterwards.
+    fn apply(
+        &self,
+        ops: Vec<ReplicatedOp>,
+    ) -> impl Future<Output = Result<(i64, i64), ErrorKind>> + Send;
+    /// Merges the leader's mapping (ES JSON, untyped) into the follower index.
+    fn merge_mapping(&self, mapping: Value) -> impl Future<Output = Result<(), ErrorKind>> + Send;
+}
+
+/// What one shard task follows.
+#[derive(Debug, Clone)]
+pub struct ShardFollowConfig {
+    /// The remote alias.
+    pub remote_cluster: String,
+    /// The leader index name.
+    pub leader_index: String,
+    /// The follower index name.
+    pub follower_index: String,
+    /// The shard number (same on both sides).
+    pub shard: u32,
+    /// The CCR retention-lease id (spec §5).
+    pub lease_id: String,
+    /// The follow parameters.
+    pub params: FollowParameters,
+}
+
+/// Clock-based counters the planner does not keep.
+#[derive(Debug, Default)]
+pub(super) struct Clocks {
+    pub(super) read_millis: u64,
+    pub(super) write_millis: u64,
+    pub(super) last_read: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Shared {
+    pub(super) stats: Map<String, Value>,
+    pub(super) clocks: Clocks,
+}
+
+/// A running (or stopped) shard task: its handle and its stats.
+#[derive(Debug)]
+pub struct ShardFollowTask {
+    config: ShardFollowConfig,
+    shared: Arc<Mutex<Shared>>,
+    handle: JoinHandle<()>,
+}
+
+impl Drop for ShardFollowTask {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+impl ShardFollowTask {
+    /// Starts the task for `config` on a tokio runtime.
+    pub fn start<S: FollowerShard>(
+        config: ShardFollowConfig,
+        remotes: Arc<RemoteClusters>,
+        shard: Arc<S>,
+    ) -> Self {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let span = info_span!("follow_task", follower = %config.follower_index, shard = config.shard,
+            remote = %config.remote_cluster, leader = %config.leader_index);
+        let runner = super::runner::Runner {
+            planner: ShardFollowPlanner::new(&config.params, Box::new(RandJitter::from_os())),
+            config: config.clone(),
+            remotes,
+            shard,
+            shared: shared.clone(),
+            bodies: BTreeMap::new(),
+            writes: HashMap::new(),
+            history_uuid: String::new(),
+        };
+        let handle = tokio::spawn(runner.run().instrument(span));
+        Self {
+            config,
+            shared,
+            handle,
+        }
+    }
+
+    /// Stops the task (pause); in-flight calls are dropped.
+    pub fn stop(&self) {
+        self.handle.abort();
+    }
+
+    /// The follow configuration.
+    pub fn config(&self) -> &ShardFollowConfig {
+        &self.config
+    }
+
+    /// One `shards[]` entry of `_ccr/stats`: identity, the planner's fields, clocks.
+    pub fn stats(&self) -> Map<String, Value> {
+        let shared = self.shared.lock();
+        let mut m = Map::new();
+        m.insert("remote_cluster".into(), json!(self.config.remote_cluster));
+        m.insert("leader_index".into(), json!(self.config.leader_index));
+        m.insert("follower_index".into(), json!(self.config.follower_index));
+        m.insert("shard_id".into(), json!(self.config.shard));
+        m.extend(shared.stats.clone());
+        m.insert("follower_aliases_version".into(), json!(0));
+        m.insert(
+            "total_read_time_millis".into(),
+            json!(shared.clocks.read_millis),
+        );
+        m.insert(
+            "total_write_time_millis".into(),
+            json!(shared.clocks.write_millis),
+        );
+        let since = shared.clocks.last_read.map_or(-1, |t| {
+            i64::try_from(t.elapsed().as_millis()).unwrap_or(i64::MAX)
+        });
+        m.insert("time_since_last_read_millis".into(), json!(since));
+        m
+    }
+
+    /// `leader_global_checkpoint - follower_global_checkpoint`, never below 0.
+    pub fn global_checkpoint_lag(&self) -> i64 {
+        let shared = self.shared.lock();
+        let get = |k: &str| shared.stats.get(k).and_then(Value::as_i64).unwrap_or(-1);
+        (get("leader_global_checkpoint") - get("follower_global_checkpoint")).max(0)
+    }
+}
