@@ -10,9 +10,10 @@ use ferry_tests::{Http, TestNode, wait_until};
 use serde_json::{Value, json};
 
 /// A hang guard for replication to converge (never a speed check). Each condition is
-/// normally met in well under a second; two runs out of ~40 were seen stalling about 60 s (the default `read_poll_timeout`, or two 30 s call
-/// deadlines) before converging — not reproduced since, and under investigation. The
-/// bound is generous so such a stall shows as a slow pass, not a spurious failure.
+/// normally met in well under a second; two runs out of ~40 were seen stalling about
+/// 60 s (the default `read_poll_timeout`, or two 30 s call deadlines) before converging:
+/// not reproduced since, and under investigation. The bound is generous so such a stall
+/// shows as a slow pass, not a spurious failure.
 const WAIT: Duration = Duration::from_secs(120);
 
 async fn node(cluster: &str) -> Result<TestNode> {
