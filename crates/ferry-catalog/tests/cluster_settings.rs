@@ -2,6 +2,7 @@
 //! persistent settings round-trip, `None` removes, a change set is all or nothing, and
 //! settings survive reconnecting.
 
+#[macro_use]
 mod common;
 
 use anyhow::{Result, ensure};
@@ -97,23 +98,6 @@ async fn rejected_change_set_changes_nothing(config: DbConfig) -> Result<()> {
     ensure!(catalog.get_cluster_settings(PERSISTENT).await? == before);
     catalog.close().await;
     Ok(())
-}
-
-/// One `#[tokio::test]` per case and backend, in a module per backend.
-macro_rules! suite {
-    ($($backend:ident => $variant:ident),+ ; $cases:tt) => {
-        $( suite!(@backend $backend, $variant, $cases); )+
-    };
-    (@backend $backend:ident, $variant:ident, [$($case:ident),+ $(,)?]) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() -> anyhow::Result<()> {
-                    crate::common::run(crate::common::Backend::$variant, super::$case).await
-                }
-            )+
-        }
-    };
 }
 
 suite!(

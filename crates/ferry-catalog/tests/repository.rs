@@ -1,6 +1,7 @@
 //! The catalog repository suite, run unchanged against SQLite, MariaDB and PostgreSQL:
 //! every backend must give the same answers to the same calls.
 
+#[macro_use]
 mod common;
 
 use anyhow::{Result, ensure};
@@ -227,23 +228,6 @@ async fn mappings_and_settings_update(config: DbConfig) -> Result<()> {
     ));
     catalog.close().await;
     Ok(())
-}
-
-/// One `#[tokio::test]` per case and backend, in a module per backend.
-macro_rules! suite {
-    ($($backend:ident => $variant:ident),+ ; $cases:tt) => {
-        $( suite!(@backend $backend, $variant, $cases); )+
-    };
-    (@backend $backend:ident, $variant:ident, [$($case:ident),+ $(,)?]) => {
-        mod $backend {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() -> anyhow::Result<()> {
-                    crate::common::run(crate::common::Backend::$variant, super::$case).await
-                }
-            )+
-        }
-    };
 }
 
 suite!(

@@ -6,7 +6,24 @@
 //! fails under `CI=true` and otherwise prints a loud `skipping:` line and passes.
 //! `FERRY_TEST_MYSQL_PORT` / `FERRY_TEST_POSTGRES_PORT` move the servers.
 
-#![allow(dead_code)] // each test binary uses part of the harness
+#![allow(dead_code, unused_macros)] // each test binary uses part of the harness
+
+/// Expands to one `#[tokio::test]` per case and backend, in a module per backend.
+macro_rules! suite {
+    ($($backend:ident => $variant:ident),+ ; $cases:tt) => {
+        $( suite!(@backend $backend, $variant, $cases); )+
+    };
+    (@backend $backend:ident, $variant:ident, [$($case:ident),+ $(,)?]) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() -> anyhow::Result<()> {
+                    crate::common::run(crate::common::Backend::$variant, super::$case).await
+                }
+            )+
+        }
+    };
+}
 
 use std::future::Future;
 use std::time::Duration;

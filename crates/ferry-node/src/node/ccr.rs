@@ -22,6 +22,7 @@ use ferry_replication::follow::{
 };
 use serde_json::{Map, Value, json};
 
+use super::settings_view::flatten_raw;
 use super::{ApiResponse, ApiResult, Node, body, names::validate_index_name};
 use crate::error::ApiError;
 use crate::params::Params;
@@ -112,45 +113,14 @@ impl FollowerShard for NodeFollowerShard {
     }
 }
 
-/// `action_request_validation_exception` with ES's numbered messages.
-fn validation(messages: &[&str]) -> ApiError {
-    let mut reason = String::from("Validation Failed: ");
-    for (i, m) in messages.iter().enumerate() {
-        reason.push_str(&format!("{}: {m};", i + 1));
-    }
-    ApiError::new(400, "action_request_validation_exception", reason)
-}
-
 fn param_error(e: &ferry_replication::follow::FollowError) -> ApiError {
     ApiError::new(400, e.es_type(), e.to_string())
-}
-
-/// Flattens `{"index": {"a": 1}}` into `index.a = 1`.
-fn flatten(prefix: &str, v: &Value, out: &mut Map<String, Value>) {
-    match v {
-        Value::Object(m) => {
-            for (k, v) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        other => {
-            out.insert(prefix.to_owned(), other.clone());
-        }
-    }
 }
 
 /// The follower's own settings from put-follow's `settings` (flattened, `index.`-prefixed);
 /// any replicated setting is refused with ES's message.
 fn follower_overrides(settings: Option<&Value>) -> Result<Map<String, Value>, ApiError> {
-    let mut flat = Map::new();
-    if let Some(s) = settings {
-        flatten("", s, &mut flat);
-    }
+    let flat = settings.map(flatten_raw).unwrap_or_default();
     let overrides: Map<String, Value> = flat
         .into_iter()
         .map(|(k, v)| {
@@ -234,7 +204,7 @@ impl Node {
             missing.push("leader_index is missing");
         }
         let (Some(remote), Some(leader)) = (remote, leader) else {
-            return Err(validation(&missing));
+            return Err(ApiError::validation(&missing));
         };
         let follow_params = FollowParameters::from_es_json(&body).map_err(|e| param_error(&e))?;
         for k in body.keys() {
@@ -270,8 +240,7 @@ impl Node {
                 Some(t) => ApiError::new(400, &t, s.message()),
                 None => ApiError::new(500, "connect_transport_exception", s.message().to_owned()),
             })?;
-        let mut leader_settings = Map::new();
-        flatten("", &leader_meta["settings"], &mut leader_settings);
+        let leader_settings = flatten_raw(&leader_meta["settings"]);
         let setting = |k: &str| leader_settings.get(k).and_then(Value::as_str);
         if setting("index.soft_deletes.enabled") == Some("false") {
             return Err(ApiError::illegal_argument(format!(
@@ -419,7 +388,7 @@ mod tests {
 
     #[test]
     fn missing_fields_are_one_numbered_validation_error() {
-        let e = validation(&["remote_cluster is missing", "leader_index is missing"]);
+        let e = ApiError::validation(&["remote_cluster is missing", "leader_index is missing"]);
         assert_eq!(e.kind, "action_request_validation_exception");
         assert_eq!(
             e.reason,

@@ -14,7 +14,25 @@ pub const VERSION_CREATED: &str = "8110099";
 
 /// Flattens nested settings into `a.b.c → "value"` pairs (values as strings, arrays kept).
 pub fn flatten(v: &Value) -> Map<String, Value> {
-    fn walk(prefix: &str, v: &Value, out: &mut Map<String, Value>) {
+    flatten_with(v, |leaf| match leaf {
+        Value::String(_) | Value::Array(_) | Value::Null => leaf.clone(),
+        other => Value::String(other.to_string()),
+    })
+}
+
+/// Flattens nested settings into `a.b.c → value` pairs, keeping each value's JSON type.
+pub fn flatten_raw(v: &Value) -> Map<String, Value> {
+    flatten_with(v, Value::clone)
+}
+
+/// The one walk behind [`flatten`] and [`flatten_raw`]; `leaf` renders non-object values.
+fn flatten_with(v: &Value, leaf: impl Fn(&Value) -> Value + Copy) -> Map<String, Value> {
+    fn walk(
+        prefix: &str,
+        v: &Value,
+        out: &mut Map<String, Value>,
+        leaf: impl Fn(&Value) -> Value + Copy,
+    ) {
         match v {
             Value::Object(m) => {
                 for (k, v) in m {
@@ -23,19 +41,16 @@ pub fn flatten(v: &Value) -> Map<String, Value> {
                     } else {
                         format!("{prefix}.{k}")
                     };
-                    walk(&key, v, out);
+                    walk(&key, v, out, leaf);
                 }
             }
-            Value::String(_) | Value::Array(_) | Value::Null => {
-                out.insert(prefix.to_owned(), v.clone());
-            }
             other => {
-                out.insert(prefix.to_owned(), Value::String(other.to_string()));
+                out.insert(prefix.to_owned(), leaf(other));
             }
         }
     }
     let mut out = Map::new();
-    walk("", v, &mut out);
+    walk("", v, &mut out, leaf);
     out
 }
 
