@@ -9,11 +9,14 @@
 //!
 //! - [`Catalog::get_cluster_settings`] / [`Catalog::put_cluster_settings`]: the persistent
 //!   cluster settings of `PUT /_cluster/settings`, changed in one transaction.
+//! - [`Catalog::put_ccr_record`] / [`Catalog::get_ccr_records`] /
+//!   [`Catalog::delete_ccr_record`]: CCR follows and auto-follow patterns as JSON records.
 //!
 //! Deliberately not here: networking, caching, and deciding what the rows mean (the node
 //! and cluster crates do); reading environment variables (callers pass `FERRY_DB` in).
 
 mod catalog;
+mod ccr;
 mod cluster;
 mod config;
 mod connect;
@@ -26,6 +29,7 @@ mod sql;
 mod types;
 
 pub use catalog::Catalog;
+pub use ccr::{CCR_AUTO_FOLLOW, CCR_FOLLOW};
 pub use config::{DbConfig, Dialect};
 pub use error::CatalogError;
 pub use settings::PERSISTENT;

@@ -27,6 +27,7 @@ const SQLITE: &[Source] = &[
         "cluster_settings",
         include_str!("../migrations/sqlite/0002_cluster_settings.sql"),
     ),
+    (3, "ccr", include_str!("../migrations/sqlite/0003_ccr.sql")),
 ];
 const MYSQL: &[Source] = &[
     (1, "init", include_str!("../migrations/mysql/0001_init.sql")),
@@ -35,6 +36,7 @@ const MYSQL: &[Source] = &[
         "cluster_settings",
         include_str!("../migrations/mysql/0002_cluster_settings.sql"),
     ),
+    (3, "ccr", include_str!("../migrations/mysql/0003_ccr.sql")),
 ];
 const POSTGRES: &[Source] = &[
     (
@@ -46,6 +48,11 @@ const POSTGRES: &[Source] = &[
         2,
         "cluster_settings",
         include_str!("../migrations/postgres/0002_cluster_settings.sql"),
+    ),
+    (
+        3,
+        "ccr",
+        include_str!("../migrations/postgres/0003_ccr.sql"),
     ),
 ];
 
