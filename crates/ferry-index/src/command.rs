@@ -62,6 +62,24 @@ pub enum ShardCommand {
         /// The leader's operations.
         ops: Vec<ReplicatedOp>,
     },
+    /// Records of a shard copy applied under a restore session (CCR bootstrap): a
+    /// document's row becomes the record unless it already holds a seq_no as high, and
+    /// the id is marked as written by the session (idempotent).
+    RestoreBatch {
+        /// The restore session.
+        session: String,
+        /// Copy records, with the copied shard's `_seq_no`, `_primary_term`, `_version`.
+        ops: Vec<ReplicatedOp>,
+    },
+    /// Ends a restore session: live documents at or below `checkpoint` the session did
+    /// not mark are removed, the marks are cleared, the local checkpoint becomes at
+    /// least `checkpoint`, and history at or below it is no longer served.
+    FinishRestore {
+        /// The restore session.
+        session: String,
+        /// The copy's checkpoint (-1: an empty copy).
+        checkpoint: i64,
+    },
 }
 
 /// A per-operation failure, serializable (mirrors the `IndexError` variants applying can
@@ -151,6 +169,9 @@ pub enum ShardResponse {
     Pruned(PruneReport),
     /// A replicated batch.
     Replicated(ReplicatedOutcome),
+    /// A restore batch (`applied`: records that changed a row) or the end of a restore
+    /// (`applied`: documents removed).
+    Restored(ReplicatedOutcome),
 }
 
 /// The operation kind recorded in history.

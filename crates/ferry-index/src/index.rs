@@ -231,6 +231,13 @@ impl IndexHandle {
         }
     }
 
+    /// Shard `shard`, or the error naming the missing shard.
+    pub fn shard(&self, shard: u32) -> Result<&Shard> {
+        self.shards.get(shard as usize).ok_or_else(|| {
+            IndexError::IllegalArgument(format!("index [{}] has no shard [{shard}]", self.name()))
+        })
+    }
+
     /// Marks the index as a CCR follower (client writes then fail with
     /// [`IndexError::FollowerWrite`]) or, on unfollow, as a regular index. Changes the
     /// running index only: the caller persists [`Self::settings`] in the catalog.

@@ -9,6 +9,7 @@
 //! indices, routes requests to them, and persists definitions in the catalog.
 
 mod command;
+mod copy;
 mod error;
 mod feed;
 mod index;
@@ -25,6 +26,7 @@ mod source;
 mod store;
 mod versioning;
 
+pub use copy::{CopyInfo, CopyReader};
 pub use error::{FOLLOWER_WRITE_REASON, IndexError, Result};
 pub use index::{IndexHandle, IndexMeta, IndexStats};
 pub use leases::RetentionLease;

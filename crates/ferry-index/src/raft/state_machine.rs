@@ -2,7 +2,8 @@
 //!
 //! `apply` converts openraft entries into store items, applies them on the blocking pool
 //! (one non-durable redb transaction per run of entries), then feeds the resulting
-//! changes to the search index. A "snapshot" is a durable commit of the state file that
+//! changes to the search index (and, for a finished restore, commits it before the state
+//! may become durable). A "snapshot" is a durable commit of the state file that
 //! records the last applied log id and membership (the snapshot data itself is empty):
 //! it is what lets openraft purge the log. Installing a snapshot sent by another node
 //! is refused with a clear error; only multi-member groups, which do not exist yet,
@@ -23,7 +24,7 @@ use openraft::{
 use tokio::sync::watch;
 
 use super::TypeConfig;
-use crate::command::ShardResponse;
+use crate::command::{ShardCommand, ShardResponse};
 use crate::feed::SearchFeed;
 use crate::store::{ApplyItem, ApplyPayload, RaftPosition, ShardState, StateStore};
 
@@ -150,11 +151,28 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 payload,
             });
         }
+        let finishing = items.iter().any(|i| {
+            matches!(
+                i.payload,
+                ApplyPayload::Command(ShardCommand::FinishRestore { .. })
+            )
+        });
         let store = self.store.clone();
         let feed = self.feed.clone();
         let job = move || -> StorageResult<Vec<ShardResponse>> {
+            // A finished restore removes documents at seq_nos the search index may have
+            // committed already, which re-feeding history after a crash would not undo:
+            // its changes are committed to search before the state can become durable.
+            let _gate = finishing.then(|| store.hold_durability());
             let (responses, changes) = store.apply(items).map_err(sm_write_err)?;
-            feed.feed(changes, store.state().local_checkpoint());
+            let checkpoint = store.state().local_checkpoint();
+            feed.feed(changes, checkpoint);
+            if finishing
+                && let Ok(seq_no) = u64::try_from(checkpoint)
+                && let Err(e) = feed.search().refresh(seq_no)
+            {
+                tracing::error!(error = %e, "committing the search index after a restore failed");
+            }
             Ok(responses)
         };
         let responses = tokio::task::spawn_blocking(job)

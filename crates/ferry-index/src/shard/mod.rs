@@ -8,10 +8,15 @@
 //! (`maintenance`). This module makes no routing decisions (the index does) and has
 //! no network (groups have one member).
 
+#[cfg(test)]
+mod copy_tests;
+#[cfg(test)]
+mod copy_view_tests;
 mod maintenance;
 mod replicated;
 #[cfg(test)]
 mod replicated_tests;
+mod restore;
 #[cfg(test)]
 mod tests;
 
@@ -280,7 +285,8 @@ impl Shard {
 
     /// History from `from_seq_no` on, at most `max_ops` operations, never above the
     /// global checkpoint. Complete (no gaps) from [`Self::min_retained_seq_no`] on; below
-    /// it, superseded operations may have been pruned.
+    /// it, superseded operations may have been pruned, and a shard restored from a copy
+    /// serves nothing at or below the copy's checkpoint (see [`Self::finish_restore`]).
     pub fn history(&self, from_seq_no: u64, max_ops: usize) -> Result<Vec<HistoryOp>> {
         let Ok(upto) = u64::try_from(self.global_checkpoint()) else {
             return Ok(Vec::new());

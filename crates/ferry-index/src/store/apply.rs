@@ -60,6 +60,8 @@ pub(super) struct Tables<'t> {
     pub(super) history: Table<'t, u64, &'static [u8]>,
     pub(super) superseded: Table<'t, u64, ()>,
     pub(super) leases: Table<'t, &'static str, &'static [u8]>,
+    /// The transaction, for tables only some commands use (opened on demand).
+    pub(super) txn: &'t WriteTransaction,
 }
 
 impl StateStore {
@@ -80,6 +82,7 @@ impl StateStore {
                 history: txn.open_table(HISTORY).map_err(db_err)?,
                 superseded: txn.open_table(SUPERSEDED).map_err(db_err)?,
                 leases: txn.open_table(LEASES).map_err(db_err)?,
+                txn: &txn,
             };
             for item in items {
                 if state
@@ -217,6 +220,15 @@ impl Tables<'_> {
             ShardCommand::Replicated { ops } => {
                 ShardResponse::Replicated(self.replicated(state, tracker, ops, changes)?)
             }
+            ShardCommand::RestoreBatch { session, ops } => {
+                ShardResponse::Restored(self.restore_batch(state, tracker, &session, ops, changes)?)
+            }
+            ShardCommand::FinishRestore {
+                session,
+                checkpoint,
+            } => ShardResponse::Restored(
+                self.finish_restore(state, tracker, &session, checkpoint, changes)?,
+            ),
         })
     }
 

@@ -24,20 +24,22 @@
 //! search index (applying returns the [`SearchChange`]s; the caller feeds them).
 
 mod apply;
+mod copy;
 pub(crate) mod records;
 mod replicated;
+mod restore;
 mod retention;
 
 use std::path::Path;
 
 use bytes::Bytes;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub(crate) use apply::{ApplyItem, ApplyPayload};
 use records::{
-    DOCS, HISTORY, HistoryRecord, Identity, LEASES, META, META_IDENTITY, META_SNAPSHOT, META_STATE,
-    SUPERSEDED, db_err, decode, decode_doc, encode,
+    DOCS, HISTORY, HistoryRecord, Identity, LEASES, META, META_HISTORY_FLOOR, META_IDENTITY,
+    META_SNAPSHOT, META_STATE, SUPERSEDED, db_err, decode, decode_doc, encode,
 };
 pub(crate) use records::{RaftPosition, ShardState};
 
@@ -53,6 +55,9 @@ pub(crate) struct StateStore {
     identity: Identity,
     /// The state as of the last commit (cached for cheap checkpoint reads).
     state: RwLock<ShardState>,
+    /// Held by durable commits, and by whoever must finish something (a search commit)
+    /// before the state it just applied may become durable.
+    durability: Mutex<()>,
 }
 
 impl StateStore {
@@ -89,6 +94,7 @@ impl StateStore {
             db,
             identity,
             state: RwLock::new(state),
+            durability: Mutex::new(()),
         })
     }
 
@@ -126,6 +132,7 @@ impl StateStore {
             db,
             identity,
             state: RwLock::new(state),
+            durability: Mutex::new(()),
         })
     }
 
@@ -185,12 +192,34 @@ impl StateStore {
             .transpose()
     }
 
-    /// History entries with `from <= seq_no <= upto`, at most `max_ops`, in seq_no order.
+    /// History entries with `from <= seq_no <= upto`, at most `max_ops`, in seq_no order,
+    /// none below the history floor (a restored shard does not serve the patchwork
+    /// history below its restore checkpoint: a reader sees those seq_nos missing).
     pub fn history(&self, from: u64, upto: u64, max_ops: usize) -> Result<Vec<HistoryOp>> {
+        self.read_history(from, upto, max_ops, true)
+    }
+
+    fn read_history(
+        &self,
+        from: u64,
+        upto: u64,
+        max_ops: usize,
+        above_floor: bool,
+    ) -> Result<Vec<HistoryOp>> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let from = if above_floor {
+            let meta = txn.open_table(META).map_err(db_err)?;
+            let floor: u64 = match meta.get(META_HISTORY_FLOOR).map_err(db_err)? {
+                Some(v) => decode(v.value(), "history floor")?,
+                None => 0,
+            };
+            from.max(floor)
+        } else {
+            from
+        };
         if from > upto || max_ops == 0 {
             return Ok(Vec::new());
         }
-        let txn = self.db.begin_read().map_err(db_err)?;
         let history = txn.open_table(HISTORY).map_err(db_err)?;
         let mut out = Vec::new();
         for entry in history.range(from..=upto).map_err(db_err)?.take(max_ops) {
@@ -211,11 +240,12 @@ impl StateStore {
 
     /// The changes recorded after `after` (all when `None`), at most `max`, in order:
     /// what the search index needs to catch up (history does not say which writes
-    /// created their document, so none is marked `created`).
+    /// created their document, so none is marked `created`). Reads below the history
+    /// floor too: the search index needs every entry, patchwork or not.
     pub fn changes_after(&self, after: Option<u64>, max: usize) -> Result<Vec<SearchChange>> {
         let from = after.map_or(0, |s| s.saturating_add(1));
         Ok(self
-            .history(from, u64::MAX, max)?
+            .read_history(from, u64::MAX, max, false)?
             .into_iter()
             .map(|op| SearchChange {
                 seq_no: op.seq_no,
@@ -260,6 +290,7 @@ impl StateStore {
         &self,
         snapshot: impl FnOnce(&ShardState) -> Result<Option<Vec<u8>>>,
     ) -> Result<ShardState> {
+        let _gate = self.durability.lock();
         let mut txn = self.db.begin_write().map_err(db_err)?;
         txn.set_durability(Durability::Immediate).map_err(db_err)?;
         // Quick repair keeps reopening after a crash fast; durable commits are rare here.
@@ -284,6 +315,11 @@ impl StateStore {
         Ok(state)
     }
 
+    /// Keeps durable commits out until the guard is dropped.
+    pub fn hold_durability(&self) -> MutexGuard<'_, ()> {
+        self.durability.lock()
+    }
+
     /// The snapshot metadata recorded by the last snapshot commit.
     pub fn snapshot_meta(&self) -> Result<Option<Vec<u8>>> {
         let txn = self.db.begin_read().map_err(db_err)?;
@@ -303,5 +339,7 @@ fn builder() -> redb::Builder {
 
 #[cfg(test)]
 mod replicated_tests;
+#[cfg(test)]
+mod restore_tests;
 #[cfg(test)]
 mod tests;

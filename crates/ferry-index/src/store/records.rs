@@ -6,7 +6,8 @@
 //! | `history` | seq_no | [`HistoryRecord`]: id, term, version, kind, source, timestamp, routing |
 //! | `superseded` | seq_no | `()`: history entries that are no longer a document's current row |
 //! | `leases` | lease id | [`RetentionLease`] |
-//! | `meta` | name | [`Identity`], [`ShardState`], [`ReplicaTracker`] (followers), the last snapshot's metadata |
+//! | `restore_marks` | id | restore session that wrote the id (only while a restore runs) |
+//! | `meta` | name | [`Identity`], [`ShardState`], [`ReplicaTracker`] (followers), the history floor (restored shards), the last snapshot's metadata |
 //!
 //! `history` holds the one copy of each document's bytes: a realtime GET reads the
 //! `docs` row, then the `history` entry at its seq_no. `superseded` makes pruning a range
@@ -25,6 +26,8 @@ pub(crate) const HISTORY: TableDefinition<u64, &[u8]> = TableDefinition::new("hi
 pub(crate) const SUPERSEDED: TableDefinition<u64, ()> = TableDefinition::new("superseded");
 pub(crate) const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases");
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Ids written by a restore session (created on first use, emptied when it finishes).
+pub(crate) const RESTORE_MARKS: TableDefinition<&str, &str> = TableDefinition::new("restore_marks");
 
 /// `meta` keys.
 pub(crate) const META_IDENTITY: &str = "identity";
@@ -32,6 +35,8 @@ pub(crate) const META_STATE: &str = "state";
 pub(crate) const META_SNAPSHOT: &str = "snapshot";
 /// Written by the first replicated (CCR follower) operation; absent on leaders.
 pub(crate) const META_REPLICATED: &str = "replicated";
+/// Written by the first finished restore: history below it is not served (a `u64`).
+pub(crate) const META_HISTORY_FLOOR: &str = "history_floor";
 
 /// The on-disk format version written in [`Identity`]; bumped on incompatible changes.
 pub(crate) const FORMAT_VERSION: u32 = 1;

@@ -8,9 +8,10 @@
 //! the operation is newer than the row (an older one is recorded as already superseded).
 //! The local checkpoint advances over contiguous seq_nos only; the processed seq_nos
 //! above it wait in the [`ReplicaTracker`]; a client write on a former follower first
-//! gives up the gaps ([`close_replicated_gaps`]). This module does not check that the index is
-//! following (the shard's callers do) and does not feed the search index (it returns
-//! the changes).
+//! gives up the gaps ([`close_replicated_gaps`]). An operation that already is its
+//! document's row (restored from a shard copy above the copy's checkpoint) only counts
+//! as processed. This module does not check that the index is following (the shard's
+//! callers do) and does not feed the search index (it returns the changes).
 
 use super::apply::Tables;
 use super::records::{HistoryRecord, ReplicaTracker, ShardState, db_err, encode};
@@ -105,6 +106,11 @@ impl Tables<'_> {
             .insert(op.seq_no, encode(&rec)?.as_slice())
             .map_err(db_err)?;
         let current = self.row(&op.id)?;
+        if current.is_some_and(|row| row.seq_no == op.seq_no) {
+            // The row already is this operation: a restore from a copy taken above the
+            // copied shard's checkpoint wrote it. Only the seq_no is newly processed.
+            return Ok(());
+        }
         if current.is_some_and(|row| row.seq_no > op.seq_no) {
             // A later operation on this document is already applied.
             self.superseded.insert(op.seq_no, ()).map_err(db_err)?;
