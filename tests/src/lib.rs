@@ -9,6 +9,8 @@
 //! - [`es`] holds small helpers for Elasticsearch bodies (error shape, hit ids, NDJSON);
 //!   [`ops`] the common set-up steps (create an index, count documents) with their checks;
 //!   [`shop`] and [`docs`] the fixtures of the search and document test files.
+//! - [`TcpProxy`] forwards TCP and can cut every open connection (network blips).
+//! - [`ccr`] the cross-cluster replication helpers (remote set-up, exact document state).
 //! - [`wait_until`] is the only way tests wait: a condition polled up to a deadline.
 //!
 //! Binaries come from `FERRYD_BIN` / `FERRYCTL_BIN`, else from the cargo target directory
@@ -18,12 +20,14 @@
 //! and any assertion on elapsed time (speed lives in `cargo xtask bench`).
 
 mod binaries;
+pub mod ccr;
 mod ctl;
 pub mod docs;
 pub mod es;
 mod http;
 mod node;
 pub mod ops;
+mod proxy;
 pub mod shop;
 mod wait;
 
@@ -31,6 +35,7 @@ pub use binaries::{ferryctl_bin, ferryd_bin, workspace_root};
 pub use ctl::{CtlOutput, Ferryctl};
 pub use http::{Http, Method, Resp};
 pub use node::{NodeBuilder, TestNode};
+pub use proxy::TcpProxy;
 pub use wait::{wait_for, wait_until};
 
 /// Installs the ring rustls provider once per process (reqwest is built without one).

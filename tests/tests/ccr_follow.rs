@@ -9,12 +9,8 @@ use anyhow::Result;
 use ferry_tests::{Http, TestNode, wait_until};
 use serde_json::{Value, json};
 
-/// A hang guard for replication to converge (never a speed check). Each condition is
-/// normally met in well under a second; two runs out of ~40 were seen stalling about
-/// 60 s (the default `read_poll_timeout`, or two 30 s call deadlines) before converging:
-/// not reproduced since, and under investigation. The bound is generous so such a stall
-/// shows as a slow pass, not a spurious failure.
-const WAIT: Duration = Duration::from_secs(120);
+/// A hang guard for replication to converge (never a speed check).
+const WAIT: Duration = ferry_tests::ccr::CCR_WAIT;
 
 async fn node(cluster: &str) -> Result<TestNode> {
     ferry_tests::install_crypto_provider();

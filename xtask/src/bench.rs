@@ -1,4 +1,6 @@
-//! `cargo xtask bench`: workload W1 of issue 2 against a release `ferryd`.
+//! `cargo xtask bench`: workload W1 of issue 2 against a release `ferryd`, then the
+//! cross-cluster replication figures of issue 3 beside PostgreSQL's logical replication
+//! (`bench_ccr`, `bench_pg`, `scenario`, `compare`); `--only w1,ccr,pg` picks parts.
 //!
 //! W1: N synthetic ~300-byte documents (`corpus.rs`), `_bulk` of 1,000 from 2 concurrent
 //! clients into one index refreshed every second; durable-ingest throughput; HTTP search
@@ -9,8 +11,12 @@
 //! search must return the number of hits the generator counted. A wrong answer fails the
 //! bench rather than producing a fast figure. It never asserts on time: it reports.
 
-mod corpus;
-mod report;
+pub(crate) mod compare;
+pub(crate) mod corpus;
+pub(crate) mod pg_server;
+mod replication;
+pub(crate) mod report;
+pub(crate) mod scenario;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,8 +41,22 @@ const WARM_UP: usize = 100;
 /// ES's default `track_total_hits`: totals above it may be reported as a lower bound.
 const TRACK_TOTAL_HITS_DEFAULT: u64 = 10_000;
 
+/// One part of the bench.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// Workload W1 on one node
+    W1,
+    /// Ferry's cross-cluster replication, leader and follower clusters
+    Ccr,
+    /// PostgreSQL logical replication, the same scenario
+    Pg,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Run only these parts, comma-separated (default: w1, then ccr, then pg)
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Part>,
     /// Documents to index (W1 is 100,000)
     #[arg(long, default_value_t = 100_000)]
     docs: usize,
@@ -61,10 +81,19 @@ pub struct Args {
     /// Bench this ferryd binary instead of building the workspace's release one
     #[arg(long, value_name = "PATH")]
     ferryd: Option<PathBuf>,
+    /// Idle single-write lag probes (ccr, pg)
+    #[arg(long, default_value_t = 200)]
+    probes: usize,
+    /// Seconds of ingest at half the leader's maximum while lag is probed (ccr, pg)
+    #[arg(long, default_value_t = 20)]
+    load_secs: u64,
+    /// PostgreSQL server binaries (default: the newest /usr/lib/postgresql/<v>/bin)
+    #[arg(long, value_name = "DIR")]
+    pg_bin: Option<PathBuf>,
 }
 
 /// A reqwest client for talking to a local node: no proxy, no TLS needed.
-pub fn http_client() -> anyhow::Result<reqwest::Client> {
+pub(crate) fn http_client() -> anyhow::Result<reqwest::Client> {
     // reqwest is built without a crypto provider: give it ring (an Err means one is set).
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
@@ -80,28 +109,73 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.docs > 0 && args.batch > 0 && args.clients > 0,
         "--docs, --batch and --clients must be positive"
     );
-    let bin = match &args.ferryd {
-        Some(path) => path.clone(),
-        None => ferryd::build(true)?,
+    let parts: Vec<Part> = [Part::W1, Part::Ccr, Part::Pg]
+        .into_iter()
+        .filter(|p| args.only.is_empty() || args.only.contains(p))
+        .collect();
+    let bin = if parts.iter().any(|p| matches!(p, Part::W1 | Part::Ccr)) {
+        Some(match &args.ferryd {
+            Some(path) => path.clone(),
+            None => ferryd::build(true)?,
+        })
+    } else {
+        None
     };
+    let bench_dir = ferryd::target_dir().join("bench");
+    std::fs::create_dir_all(&bench_dir)
+        .with_context(|| format!("cannot create {}", bench_dir.display()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a runtime")?;
+    if let (true, Some(bin)) = (parts.contains(&Part::W1), &bin) {
+        run_w1(&rt, bin, &bench_dir, &args)?;
+    }
+    if !parts.iter().any(|p| matches!(p, Part::Ccr | Part::Pg)) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    replication::run(
+        &rt,
+        bin.as_deref(),
+        &bench_dir,
+        &args,
+        parts.contains(&Part::Ccr),
+        parts.contains(&Part::Pg),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `fut`; Ctrl-C drops it, so its guards stop the servers it started.
+pub(crate) fn interruptible<T>(
+    rt: &tokio::runtime::Runtime,
+    fut: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    rt.block_on(async {
+        tokio::select! {
+            r = fut => r,
+            _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+        }
+    })
+}
+
+/// Workload W1: one node, `target/bench/w1.json`.
+fn run_w1(
+    rt: &tokio::runtime::Runtime,
+    bin: &std::path::Path,
+    bench_dir: &std::path::Path,
+    args: &Args,
+) -> anyhow::Result<()> {
     eprintln!(
         "xtask bench: generating {} documents (seed {})",
         args.docs, args.seed
     );
     let corpus = corpus::generate(args.docs, args.batch, args.seed)?;
-    let bench_dir = ferryd::target_dir().join("bench");
-    std::fs::create_dir_all(&bench_dir)
-        .with_context(|| format!("cannot create {}", bench_dir.display()))?;
     // Under target/, not /tmp: /tmp may be tmpfs, where fsync costs nothing.
     let tmp = tempfile::Builder::new()
         .prefix("w1-")
-        .tempdir_in(&bench_dir)
+        .tempdir_in(bench_dir)
         .context("cannot create a temp dir")?;
-    let report = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start a runtime")?
-        .block_on(bench(&bin, tmp.path(), &corpus, &args))?;
+    let report = interruptible(rt, bench(bin, tmp.path(), &corpus, args))?;
 
     println!("{}", report.table());
     let json = serde_json::to_string_pretty(&report.json())?;
@@ -113,7 +187,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.keep {
         eprintln!("xtask bench: kept the data dir {}", tmp.keep().display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 async fn bench(
@@ -227,7 +301,7 @@ async fn measure(
 }
 
 /// Sends one request; returns status and JSON body (Null when the body is not JSON).
-async fn send(req: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
+pub(crate) async fn send(req: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
     let resp = req.send().await.context("request failed")?;
     let status = resp.status().as_u16();
     let bytes = resp.bytes().await.context("reading a response failed")?;
@@ -277,7 +351,13 @@ async fn ingest(
     Ok((started.elapsed(), Latency::from(all)))
 }
 
-fn check_bulk(batch: usize, status: u16, answer: &Value, docs: usize) -> anyhow::Result<()> {
+/// Checks a `_bulk` answer: 200, `errors: false`, one successful item per document.
+pub(crate) fn check_bulk(
+    batch: usize,
+    status: u16,
+    answer: &Value,
+    docs: usize,
+) -> anyhow::Result<()> {
     ensure!(status == 200, "bulk {batch} answered {status}: {answer}");
     let items = answer["items"]
         .as_array()

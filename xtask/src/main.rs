@@ -4,12 +4,16 @@
 //!   command the README and `.ci/run` name.
 //! - `dev-cluster`: build and run one `ferryd` under `target/dev-cluster/` until Ctrl-C;
 //!   `--ccr` runs two one-node clusters (`us-cluster`, `japan-cluster`) for the CCR tutorial.
-//! - `bench`: workload W1 (issue 2, docs/benchmarks.md) against a release `ferryd`.
+//! - `bench`: workload W1 (issue 2, docs/benchmarks.md) against a release `ferryd`, then
+//!   cross-cluster replication (issue 3) beside PostgreSQL's logical replication, measured
+//!   in the same run; `--only w1,ccr,pg` picks parts.
 //!
-//! xtask drives cargo and `ferryd` processes; it never links Ferry's crates, so it keeps
-//! working while they are half-built and measures exactly what users run.
+//! xtask drives cargo, `ferryd` and PostgreSQL processes; it never links Ferry's crates,
+//! so it keeps working while they are half-built and measures exactly what users run.
 
 mod bench;
+mod bench_ccr;
+mod bench_pg;
 mod ci;
 mod dev_cluster;
 mod ferryd;
@@ -32,7 +36,7 @@ enum Task {
     Ci,
     /// Build ferryd and run one node (or, with --ccr, two clusters) under target/dev-cluster/ until Ctrl-C
     DevCluster(dev_cluster::Args),
-    /// Run workload W1 against a release ferryd and write target/bench/w1.json
+    /// W1 on a release ferryd (target/bench/w1.json), then CCR beside PostgreSQL (target/bench/ccr.json)
     Bench(bench::Args),
 }
 

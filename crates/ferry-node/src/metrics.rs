@@ -1,5 +1,6 @@
-//! Metrics set-up: the process-wide Prometheus recorder, its `/metrics` rendering, and the
-//! HTTP request metrics every REST call records.
+//! Metrics set-up: the process-wide Prometheus recorder, its `/metrics` rendering (plus the
+//! node's per-follower-shard CCR metrics), and the HTTP request metrics every REST call
+//! records.
 //!
 //! The recorder is built without the exporter's own HTTP listener (its default features pull
 //! a second TLS provider); `/metrics` is an ordinary axum route on the REST port. Metrics of
@@ -57,14 +58,25 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     Ok(handle)
 }
 
+/// What a scrape renders: the recorder's metrics and the node's per-follower-shard ones.
+#[derive(Clone)]
+pub struct Scrape {
+    /// The process-wide recorder.
+    pub handle: PrometheusHandle,
+    /// The node (CCR follower shards).
+    pub node: std::sync::Arc<crate::node::Node>,
+}
+
 /// `GET /metrics`: the Prometheus text format.
-pub async fn render(State(handle): State<PrometheusHandle>) -> Response {
+pub async fn render(State(scrape): State<Scrape>) -> Response {
+    let mut text = scrape.handle.render();
+    text.push_str(&scrape.node.ccr_metrics_text());
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        handle.render(),
+        text,
     )
         .into_response()
 }

@@ -68,7 +68,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let http = {
         let (stop_tx, stop_rx) = (stop_tx.clone(), stop_rx.clone());
         async move {
-            let served = axum::serve(http_listener, app)
+            use axum::serve::ListenerExt as _;
+            // No Nagle on REST either: a small answer is sent at once.
+            let listener = http_listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
+            let served = axum::serve(listener, app)
                 .with_graceful_shutdown(stopped(stop_rx))
                 .await
                 .context("the HTTP server failed");
@@ -76,6 +83,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             served
         }
     };
+    let sessions = ferry_replication::leader::CopySessions::new(
+        config.data_dir.join("ccr-sessions"),
+        node.recovery_settings(),
+    )
+    .context("cannot prepare the CCR copy-session directory")?;
     let grpc = {
         let (stop_rx, node) = (stop_rx.clone(), node.clone());
         async move {
@@ -84,10 +96,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     move |req| info_span!("grpc", node = %node_name, path = %req.uri().path()),
                 )
                 .add_service(node.remote_cluster_service().into_server())
+                .add_service(
+                    ferry_replication::remote::state::StateService::new(
+                        Arc::new(crate::node::NodeIndices(node.clone())),
+                        uuid::Uuid::new_v4().to_string(),
+                    )
+                    .into_server(),
+                )
                 .add_service(crate::grpc::service(node.clone()))
-                .add_service(ferry_replication::leader::service(node, leader_status))
+                .add_service(ferry_replication::leader::service(
+                    node.clone(),
+                    sessions,
+                    leader_status,
+                ))
                 .serve_with_incoming_shutdown(
-                    tonic::transport::server::TcpIncoming::from(grpc_listener),
+                    // No Nagle: a small CCR read answer must not wait for the reader's ACK.
+                    tonic::transport::server::TcpIncoming::from(grpc_listener)
+                        .with_nodelay(Some(true)),
                     stopped(stop_rx),
                 )
                 .await
@@ -175,6 +200,12 @@ async fn start(config: &Config) -> anyhow::Result<(Arc<Node>, TcpListener, TcpLi
     let node = Node::start(options)
         .await
         .context("cannot start the node")?;
+    node.resume_stored_follows()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot resume the stored follows: {}", e.reason))?;
+    node.start_auto_follow()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start auto-follow: {}", e.reason))?;
     info!(%http_addr, %transport_addr, "ferryd started");
     Ok((node, http_listener, grpc_listener))
 }
@@ -274,7 +305,10 @@ fn app(
         });
     let metrics = Router::new()
         .route("/metrics", get(crate::metrics::render))
-        .with_state(metrics);
+        .with_state(crate::metrics::Scrape {
+            handle: metrics,
+            node: node.clone(),
+        });
     crate::rest::router(node)
         .merge(health)
         .merge(metrics)

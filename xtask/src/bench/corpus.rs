@@ -83,20 +83,25 @@ fn words(rng: &mut StdRng, n: usize) -> String {
     picked.join(" ")
 }
 
-/// Generates `docs` documents with `seed`, cut into bodies of `batch` documents.
-pub fn generate(docs: usize, batch: usize, seed: u64) -> anyhow::Result<Corpus> {
+/// One generated document: its id and its JSON source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Doc {
+    /// `w1-<n>` with `n` zero-padded to 7 digits.
+    pub id: String,
+    /// The document as compact JSON.
+    pub source: String,
+    category: usize,
+    tags: [usize; 2],
+}
+
+/// `docs` documents numbered from `first` (ids `w1-<first>` on), drawn from `seed`.
+///
+/// The same seed gives the same contents whatever `first` is: a second set that must not
+/// collide with the first takes another `first` and, to differ in content too, another seed.
+pub fn documents(first: usize, docs: usize, seed: u64) -> anyhow::Result<Vec<Doc>> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut c = Corpus {
-        batches: Vec::with_capacity(docs.div_ceil(batch)),
-        batch_docs: Vec::with_capacity(docs.div_ceil(batch)),
-        docs,
-        source_bytes: 0,
-        category_counts: [0; CATEGORIES],
-        pair_counts: [[0; TAGS]; CATEGORIES],
-    };
-    let mut body = Vec::new();
-    let mut in_batch = 0;
-    for n in 0..docs {
+    let mut out = Vec::with_capacity(docs);
+    for n in first..first + docs {
         let id = format!("w1-{n:07}");
         let cat = rng.random_range(0..CATEGORIES);
         let t1 = rng.random_range(0..TAGS);
@@ -114,25 +119,52 @@ pub fn generate(docs: usize, batch: usize, seed: u64) -> anyhow::Result<Corpus> 
             "created_at": created,
             "tags": [tag(t1), tag(t2)],
         });
-        c.category_counts[cat] += 1;
-        c.pair_counts[cat][t1] += 1;
-        c.pair_counts[cat][t2] += 1;
+        out.push(Doc {
+            id,
+            source: serde_json::to_string(&doc)?,
+            category: cat,
+            tags: [t1, t2],
+        });
+    }
+    Ok(out)
+}
 
+/// One `_bulk` body indexing `docs` into `index`.
+pub fn bulk_body(index: &str, docs: &[Doc]) -> anyhow::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    for d in docs {
         serde_json::to_writer(
             &mut body,
-            &json!({ "index": { "_index": INDEX, "_id": id } }),
+            &json!({ "index": { "_index": index, "_id": d.id } }),
         )?;
         body.push(b'\n');
-        let before = body.len();
-        serde_json::to_writer(&mut body, &doc)?;
-        c.source_bytes += body.len() - before;
+        body.extend_from_slice(d.source.as_bytes());
         body.push(b'\n');
-        in_batch += 1;
-        if in_batch == batch || n + 1 == docs {
-            c.batches.push(std::mem::take(&mut body));
-            c.batch_docs.push(in_batch);
-            in_batch = 0;
+    }
+    Ok(body)
+}
+
+/// Generates W1: `docs` documents with `seed`, cut into bodies of `batch` documents.
+pub fn generate(docs: usize, batch: usize, seed: u64) -> anyhow::Result<Corpus> {
+    let all = documents(0, docs, seed)?;
+    let mut c = Corpus {
+        batches: Vec::with_capacity(docs.div_ceil(batch)),
+        batch_docs: Vec::with_capacity(docs.div_ceil(batch)),
+        docs,
+        source_bytes: 0,
+        category_counts: [0; CATEGORIES],
+        pair_counts: [[0; TAGS]; CATEGORIES],
+    };
+    for d in &all {
+        c.category_counts[d.category] += 1;
+        for t in d.tags {
+            c.pair_counts[d.category][t] += 1;
         }
+        c.source_bytes += d.source.len();
+    }
+    for chunk in all.chunks(batch.max(1)) {
+        c.batches.push(bulk_body(INDEX, chunk)?);
+        c.batch_docs.push(chunk.len());
     }
     Ok(c)
 }
@@ -157,6 +189,35 @@ mod tests {
         );
         let c = generate(2_500, 1_000, 8).expect("generates");
         assert_ne!(a.batches, c.batches);
+    }
+
+    #[test]
+    fn documents_number_from_first_and_bulk_bodies_name_the_index() {
+        let a = documents(0, 3, 5).expect("generates");
+        let b = documents(100, 3, 5).expect("generates");
+        assert_eq!(b[0].id, "w1-0000100");
+        assert_eq!(b[2].id, "w1-0000102");
+        let strip = |d: &Doc| {
+            let mut v: serde_json::Value = serde_json::from_str(&d.source).expect("JSON");
+            v["id"] = json!(null);
+            v
+        };
+        assert_eq!(strip(&a[1]), strip(&b[1]), "same seed, same contents");
+        let body = String::from_utf8(bulk_body("other", &a[..2]).expect("body")).expect("UTF-8");
+        let lines: Vec<&str> = body.lines().collect();
+        assert_eq!(lines.len(), 4);
+        let action: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
+        assert_eq!(
+            action,
+            json!({"index": {"_index": "other", "_id": "w1-0000000"}})
+        );
+        assert_eq!(lines[1], a[0].source);
+        let w1 = generate(3, 2, 5).expect("generates");
+        assert_eq!(w1.batches[0], bulk_body(INDEX, &a[..2]).expect("body"));
+        assert_eq!(
+            w1.source_bytes,
+            a.iter().map(|d| d.source.len()).sum::<usize>()
+        );
     }
 
     #[test]

@@ -1,27 +1,26 @@
 //! The follower side of cross-cluster replication on this node: `PUT /<f>/_ccr/follow`,
-//! `pause_follow`, `resume_follow` and `GET /<f>/_ccr/stats`, and [`NodeFollowerShard`],
-//! which lets a `ferry_replication` follow task write into a local index.
+//! `pause_follow`, `resume_follow`, `GET /<f>/_ccr/stats`, and resuming stored follows
+//! when the node starts.
 //!
-//! A follow creates the follower index with the leader's shard count and mapping and
-//! `index.xpack.ccr.following_index: true`, then starts one task per shard reading from
-//! the follower's global checkpoint (seq_no 0 for a new follower).
+//! A follow creates the follower index with the leader's shard count, replicated
+//! settings and mapping and `index.xpack.ccr.following_index: true`, stores the follow in
+//! the catalog (`ccr_store`), then starts one task per shard. A task whose follower shard
+//! has nothing yet bootstraps it from a copy of the leader shard, then reads operations
+//! from the copy's checkpoint; a restarted task reads from the shard's global checkpoint.
 //!
-//! Deliberately not here (not done yet): bootstrap from the leader's files (the leader must
-//! still retain its whole history, else the task stops with the fatal "Operations are no
-//! longer available…" error), persisting follow configurations (a restart forgets them,
-//! the index stays a read-only follower), replicating the leader's settings, unfollow,
-//! `_ccr/info`, `/_ccr/stats` and auto-follow.
+//! Deliberately not here: unfollow, promote, info and the other calls (`ccr_admin`), the
+//! shard adapter the tasks write through (`ccr_shard`), auto-follow (`auto_follow`).
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use ferry_index::{IndexSettings, Mapping, ReplicatedOp};
+use ferry_index::{IndexSettings, Mapping};
 use ferry_replication::follow::leader_client;
-use ferry_replication::follow::{
-    ErrorKind, FollowParameters, FollowerShard, ShardFollowConfig, ShardFollowTask, TaskError,
-};
+use ferry_replication::follow::{FollowParameters, ShardFollowConfig, ShardFollowTask};
 use serde_json::{Map, Value, json};
 
+use super::ccr_shard::NodeFollowerShard;
+use super::ccr_store::{ACTIVE, FollowRecord, PAUSED};
 use super::settings_view::flatten_raw;
 use super::{ApiResponse, ApiResult, Node, body, names::validate_index_name};
 use crate::error::ApiError;
@@ -34,82 +33,30 @@ const NON_REPLICATED: &[&str] = &[
     "index.soft_deletes.retention_lease.period",
 ];
 
-/// One follower index: what it follows and its shard tasks (empty while paused).
+/// Leader settings that describe the leader index itself and are never copied.
+const LEADER_IDENTITY: &[&str] = &[
+    "index.uuid",
+    "index.creation_date",
+    "index.creation_date_string",
+    "index.provided_name",
+    "index.version.created",
+    "index.version.created_string",
+    "index.verified_before_close",
+    "index.xpack.ccr.following_index",
+];
+
+/// One follower index: its stored record and its shard tasks (empty while paused).
 #[derive(Debug)]
 pub(crate) struct Follow {
-    remote_cluster: String,
-    leader_index: String,
-    lease_base: String,
-    shards: u32,
-    params: FollowParameters,
-    tasks: Vec<ShardFollowTask>,
+    pub(super) record: FollowRecord,
+    pub(super) params: FollowParameters,
+    pub(super) tasks: Vec<ShardFollowTask>,
 }
 
-/// A follower shard of this node, as a follow task writes to it.
-struct NodeFollowerShard {
-    node: Weak<Node>,
-    index: String,
-    shard: u32,
-}
-
-fn task_error(e: &ApiError) -> TaskError {
-    TaskError::new(e.kind.clone(), e.reason.clone())
-}
-
-impl NodeFollowerShard {
-    fn node(&self) -> Result<Arc<Node>, ErrorKind> {
-        self.node.upgrade().ok_or_else(|| {
-            ErrorKind::Fatal(TaskError::new(
-                "node_closed_exception",
-                "node is shutting down",
-            ))
-        })
-    }
-
-    fn kind(e: &ApiError) -> ErrorKind {
-        if e.kind == "index_not_found_exception" {
-            ErrorKind::Fatal(task_error(e))
-        } else {
-            ErrorKind::Retryable(task_error(e))
-        }
-    }
-}
-
-impl FollowerShard for NodeFollowerShard {
-    fn checkpoints(&self) -> Result<(i64, i64), TaskError> {
-        let node = self
-            .node
-            .upgrade()
-            .ok_or_else(|| TaskError::new("node_closed_exception", "node is shutting down"))?;
-        let handle = node.require(&self.index).and_then(|e| e.handle());
-        let handle = handle.map_err(|e| task_error(&e))?;
-        let shard = handle.shards().get(self.shard as usize).ok_or_else(|| {
-            TaskError::new(
-                "shard_not_found_exception",
-                format!("no shard [{}]", self.shard),
-            )
-        })?;
-        Ok((shard.global_checkpoint(), shard.local_checkpoint()))
-    }
-
-    async fn apply(&self, ops: Vec<ReplicatedOp>) -> Result<(i64, i64), ErrorKind> {
-        let node = self.node()?;
-        let handle = node
-            .require(&self.index)
-            .and_then(|e| e.handle())
-            .map_err(|e| Self::kind(&e))?;
-        let outcome = handle
-            .apply_replicated(self.shard, ops)
-            .await
-            .map_err(|e| Self::kind(&ApiError::from(e)))?;
-        Ok((outcome.local_checkpoint, outcome.max_seq_no))
-    }
-
-    async fn merge_mapping(&self, mapping: Value) -> Result<(), ErrorKind> {
-        let node = self.node()?;
-        node.merge_leader_mapping(&self.index, &mapping)
-            .await
-            .map_err(|e| ErrorKind::Fatal(task_error(&e)))
+impl Follow {
+    /// Whether the follow is paused (no tasks).
+    pub(super) fn is_paused(&self) -> bool {
+        self.tasks.is_empty()
     }
 }
 
@@ -147,39 +94,98 @@ fn follower_overrides(settings: Option<&Value>) -> Result<Map<String, Value>, Ap
     }
 }
 
-fn not_a_follower(index: &str) -> ApiError {
+/// Refuses follower `settings` that would override replicated leader settings.
+pub(super) fn check_follower_overrides(settings: &Value) -> Result<(), ApiError> {
+    follower_overrides(Some(settings)).map(|_| ())
+}
+
+pub(super) fn not_a_follower(index: &str) -> ApiError {
     ApiError::illegal_argument(format!("index [{index}] is not a follower index"))
 }
 
+/// The follower's settings: the leader's replicated settings, the follower's own
+/// overrides, the leader's shard count, and the following flag.
+fn follower_settings(
+    leader: &Map<String, Value>,
+    overrides: &Map<String, Value>,
+) -> Result<IndexSettings, ApiError> {
+    let mut settings: Map<String, Value> = leader
+        .iter()
+        .filter(|(k, _)| {
+            !LEADER_IDENTITY.contains(&k.as_str()) && !NON_REPLICATED.contains(&k.as_str())
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    settings.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    settings.insert("index.xpack.ccr.following_index".into(), json!(true));
+    Ok(IndexSettings::from_es_json(&Value::Object(settings))?)
+}
+
 impl Node {
-    fn self_arc(&self) -> Result<Arc<Node>, ApiError> {
+    pub(super) fn self_arc(&self) -> Result<Arc<Node>, ApiError> {
         self.me
             .upgrade()
             .ok_or_else(|| ApiError::unavailable("node is shutting down"))
     }
 
-    /// Starts one task per shard of `follower` with `params`.
-    fn start_tasks(&self, follower: &str, follow: &mut Follow) -> Result<(), ApiError> {
+    /// Starts one task per shard of the follow.
+    pub(super) fn start_tasks(&self, follow: &mut Follow) -> Result<(), ApiError> {
         let me = Arc::downgrade(&self.self_arc()?);
         let remotes = self.cluster_settings.remotes();
-        follow.tasks = (0..follow.shards)
+        let r = &follow.record;
+        let staging = self
+            .opts
+            .data_dir
+            .join("ccr-staging")
+            .join(&r.follower_uuid);
+        follow.tasks = (0..r.shards)
             .map(|shard| {
                 let config = ShardFollowConfig {
-                    remote_cluster: follow.remote_cluster.clone(),
-                    leader_index: follow.leader_index.clone(),
-                    follower_index: follower.to_owned(),
+                    remote_cluster: r.remote_cluster.clone(),
+                    leader_index: r.leader_index.clone(),
+                    follower_index: r.follower_index.clone(),
                     shard,
-                    lease_id: follow.lease_base.clone(),
+                    lease_id: r.lease_base.clone(),
                     params: follow.params.clone(),
+                    recovery: self.recovery.clone(),
                 };
                 let target = Arc::new(NodeFollowerShard {
                     node: me.clone(),
-                    index: follower.to_owned(),
+                    index: r.follower_index.clone(),
                     shard,
+                    staging: staging.join(shard.to_string()),
                 });
                 ShardFollowTask::start(config, remotes.clone(), target)
             })
             .collect();
+        Ok(())
+    }
+
+    /// Resumes every follow the catalog holds (at start-up): active ones get their tasks,
+    /// paused ones are registered without. A follow whose index is gone is forgotten.
+    pub async fn resume_stored_follows(&self) -> Result<(), ApiError> {
+        for record in self.stored_follows().await? {
+            let name = record.follower_index.clone();
+            match self.entry(&name) {
+                Some(e) if e.uuid == record.follower_uuid => {}
+                _ => {
+                    tracing::warn!(follower = %name, "stored follow names a missing index; forgetting it");
+                    self.forget_follow(&name).await?;
+                    continue;
+                }
+            }
+            let params = record.params()?;
+            let mut follow = Follow {
+                record,
+                params,
+                tasks: Vec::new(),
+            };
+            if follow.record.status == ACTIVE {
+                self.start_tasks(&mut follow)?;
+            }
+            tracing::info!(follower = %name, status = %follow.record.status, "stored follow resumed");
+            self.follows.lock().insert(name, follow);
+        }
         Ok(())
     }
 
@@ -207,12 +213,10 @@ impl Node {
             return Err(ApiError::validation(&missing));
         };
         let follow_params = FollowParameters::from_es_json(&body).map_err(|e| param_error(&e))?;
-        for k in body.keys() {
-            if k == "data_stream_name" {
-                return Err(ApiError::illegal_argument(
-                    "data_stream_name is not supported yet",
-                ));
-            }
+        if body.contains_key("data_stream_name") {
+            return Err(ApiError::illegal_argument(
+                "data_stream_name is not supported yet",
+            ));
         }
         let overrides = follower_overrides(body.get("settings"))?;
         let remotes = self.cluster_settings.remotes();
@@ -255,10 +259,7 @@ impl Node {
                 ))
             })?;
         let leader_uuid = setting("index.uuid").unwrap_or("_na_").to_owned();
-        let mut follower_settings = overrides.clone();
-        follower_settings.insert("index.number_of_shards".into(), json!(shards));
-        follower_settings.insert("index.xpack.ccr.following_index".into(), json!(true));
-        let settings = IndexSettings::from_es_json(&Value::Object(follower_settings))?;
+        let settings = follower_settings(&leader_settings, &overrides)?;
         let mapping = Mapping::from_es_json(&leader_meta["mappings"])?;
 
         let entry = {
@@ -268,19 +269,27 @@ impl Node {
             }
             self.create_locked(follower, settings, mapping).await?
         };
-        let lease_base = format!(
-            "{}/{}/{}-following-{}/{}/{}",
-            self.cluster.name, follower, entry.uuid, remote, leader, leader_uuid
-        );
-        let mut follow = Follow {
+        let record = FollowRecord {
+            follower_index: follower.to_owned(),
+            follower_uuid: entry.uuid.clone(),
             remote_cluster: remote.to_owned(),
             leader_index: leader.to_owned(),
-            lease_base,
+            lease_base: format!(
+                "{}/{}/{}-following-{}/{}/{}",
+                self.cluster.name, follower, entry.uuid, remote, leader, leader_uuid
+            ),
+            leader_uuid,
             shards,
+            status: ACTIVE.to_owned(),
+            parameters: follow_params.to_es_json(),
+        };
+        self.store_follow(&record).await?;
+        let mut follow = Follow {
+            record,
             params: follow_params,
             tasks: Vec::new(),
         };
-        self.start_tasks(follower, &mut follow)?;
+        self.start_tasks(&mut follow)?;
         self.follows.lock().insert(follower.to_owned(), follow);
         tracing::info!(follower, remote, leader, shards, "following started");
         Ok(ApiResponse::ok(json!({
@@ -290,78 +299,112 @@ impl Node {
         })))
     }
 
+    /// Stops the tasks of `follower` and records it as paused; `Ok(false)` when it was
+    /// already paused.
+    pub(super) async fn pause_tasks(&self, follower: &str) -> Result<bool, ApiError> {
+        let record = {
+            let mut follows = self.follows.lock();
+            let follow = follows
+                .get_mut(follower)
+                .ok_or_else(|| not_a_follower(follower))?;
+            if follow.is_paused() {
+                return Ok(false);
+            }
+            for t in &follow.tasks {
+                t.stop();
+            }
+            follow.tasks.clear();
+            follow.record.status = PAUSED.to_owned();
+            follow.record.clone()
+        };
+        self.store_follow(&record).await?;
+        tracing::info!(follower, "following paused");
+        Ok(true)
+    }
+
     /// `POST /<follower>/_ccr/pause_follow`.
     pub async fn pause_follow(&self, follower: &str) -> ApiResult {
         self.require(follower)?;
-        let mut follows = self.follows.lock();
-        let follow = follows
-            .get_mut(follower)
-            .ok_or_else(|| not_a_follower(follower))?;
-        if follow.tasks.is_empty() {
+        if !self.pause_tasks(follower).await? {
             return Err(ApiError::illegal_argument(format!(
                 "no shard follow tasks for [{follower}]"
             )));
         }
-        for t in &follow.tasks {
-            t.stop();
-        }
-        follow.tasks.clear();
-        tracing::info!(follower, "following paused");
         Ok(ApiResponse::ok(json!({"acknowledged": true})))
     }
 
     /// `POST /<follower>/_ccr/resume_follow` (optional body: new follow parameters).
     pub async fn resume_follow(&self, follower: &str, body: Bytes) -> ApiResult {
-        self.require(follower)?;
+        let entry = self.require(follower)?;
         let params = if body.iter().all(u8::is_ascii_whitespace) {
             None
         } else {
             let body = body::parse_object(&body)?;
             Some(FollowParameters::from_es_json(&body).map_err(|e| param_error(&e))?)
         };
-        let mut follows = self.follows.lock();
-        let follow = follows
-            .get_mut(follower)
-            .ok_or_else(|| not_a_follower(follower))?;
-        if !follow.tasks.is_empty() {
-            return Err(ApiError::illegal_argument(format!(
-                "cannot resume following index [{follower}] because it is not paused"
-            )));
+        if !entry.is_open() {
+            return Err(ApiError::index_closed(&entry.name, &entry.uuid));
         }
-        if let Some(p) = params {
-            follow.params = p;
-        }
-        self.start_tasks(follower, follow)?;
+        let record = {
+            let mut follows = self.follows.lock();
+            let follow = follows
+                .get_mut(follower)
+                .ok_or_else(|| not_a_follower(follower))?;
+            if !follow.is_paused() {
+                return Err(ApiError::illegal_argument(format!(
+                    "cannot resume following index [{follower}] because it is not paused"
+                )));
+            }
+            if let Some(p) = params {
+                follow.record.parameters = p.to_es_json();
+                follow.params = p;
+            }
+            follow.record.status = ACTIVE.to_owned();
+            self.start_tasks(follow)?;
+            follow.record.clone()
+        };
+        self.store_follow(&record).await?;
         tracing::info!(follower, "following resumed");
         Ok(ApiResponse::ok(json!({"acknowledged": true})))
     }
 
-    /// `GET /<index>/_ccr/stats`: the follower indices among `expr` and their shard tasks.
+    /// The `indices[]` entries of follow stats for the follower indices among `names`.
+    pub(super) fn follow_stats_of(&self, names: &[String]) -> Vec<Value> {
+        let follows = self.follows.lock();
+        names
+            .iter()
+            .filter_map(|name| {
+                let f = follows.get(name)?;
+                let lag: i64 = f
+                    .tasks
+                    .iter()
+                    .map(ShardFollowTask::global_checkpoint_lag)
+                    .sum();
+                let shards: Vec<Value> = f.tasks.iter().map(|t| Value::Object(t.stats())).collect();
+                Some(json!({
+                    "index": name,
+                    "total_global_checkpoint_lag": lag,
+                    "shards": shards,
+                }))
+            })
+            .collect()
+    }
+
+    /// `GET /<index>/_ccr/stats`: the follower indices among `expr` (a list, wildcards,
+    /// `_all`) and their shard tasks.
     pub async fn follow_stats(&self, expr: &str, params: &Params) -> ApiResult {
         let opts = super::names::ResolveOptions::from_params(
             params,
             super::names::ResolveOptions::STRICT_OPEN,
         )?;
-        let entries = self.resolve(Some(expr), opts)?;
-        let follows = self.follows.lock();
-        let mut indices = Vec::new();
-        for e in entries {
-            let Some(f) = follows.get(&e.name) else {
-                continue;
-            };
-            let lag: i64 = f
-                .tasks
-                .iter()
-                .map(ShardFollowTask::global_checkpoint_lag)
-                .sum();
-            let shards: Vec<Value> = f.tasks.iter().map(|t| Value::Object(t.stats())).collect();
-            indices.push(json!({
-                "index": e.name,
-                "total_global_checkpoint_lag": lag,
-                "shards": shards,
-            }));
-        }
-        Ok(ApiResponse::ok(json!({ "indices": indices })))
+        let names: Vec<String> = self
+            .resolve(Some(expr), opts)?
+            .into_iter()
+            .map(|e| e.name.clone())
+            .collect();
+        Ok(ApiResponse::ok(
+            json!({ "indices": self.follow_stats_of(&names) }),
+        ))
     }
 }
 

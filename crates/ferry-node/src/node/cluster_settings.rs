@@ -57,10 +57,23 @@ impl ClusterSettings {
         self.remotes.clone()
     }
 
+    /// Both scopes merged (transient over persistent).
+    pub(crate) async fn merged(&self) -> FlatSettings {
+        let scopes = self.scopes.lock().await;
+        merged(&scopes.0, &scopes.1)
+    }
+
     /// Disconnects every remote.
     pub(crate) fn shutdown(&self) {
         self.remotes.shutdown();
     }
+}
+
+/// Transient over persistent, key by key.
+fn merged(persistent: &FlatSettings, transient: &FlatSettings) -> FlatSettings {
+    let mut m = persistent.clone();
+    m.extend(transient.iter().map(|(k, v)| (k.clone(), v.clone())));
+    m
 }
 
 /// The one place a remote-settings error becomes an ES error.
@@ -113,6 +126,7 @@ impl Node {
         }
         *scopes = (persistent, transient);
         cs.remotes.configure(&remotes);
+        self.recovery.apply(&merged(&scopes.0, &scopes.1));
         let keys: Vec<&str> = persistent_done
             .iter()
             .chain(&transient_done)

@@ -152,6 +152,8 @@ impl Node {
         let entries = self.resolve(Some(expr), opts)?;
         for e in entries {
             self.catalog.delete_index(&e.uuid).await?;
+            // A deleted follower stops following for good (its tasks end with the entry).
+            self.forget_follow(&e.name).await?;
             self.remove_entry(&e.name);
             let handle = e.update(|s| s.handle.take());
             if let Err(err) =
@@ -278,6 +280,35 @@ impl Node {
         self.changed();
         Ok(ApiResponse::ok(
             json!({ "acknowledged": true, "shards_acknowledged": true }),
+        ))
+    }
+
+    /// `POST [/<index>]/_forcemerge`: Ferry has no segments to merge by hand (tantivy
+    /// merges on its own); what a force merge does in ES that matters here is dropping
+    /// soft-deleted history no retention lease needs, so it prunes every shard's history
+    /// now (leases past their period expire first) instead of at the next housekeeping.
+    pub async fn force_merge(&self, expr: Option<&str>, params: &Params) -> ApiResult {
+        let opts = ResolveOptions::from_params(params, ResolveOptions::STRICT_OPEN)?;
+        if !params.bool("wait_for_completion", true)? {
+            return Err(ApiError::not_supported("wait_for_completion=false"));
+        }
+        let entries = self.resolve_open(expr, opts)?;
+        let (mut total, mut ok, mut failed) = (0u64, 0u64, 0u64);
+        for e in entries {
+            let handle = e.handle()?;
+            for shard in handle.shards() {
+                total += 1;
+                match shard.prune_history().await {
+                    Ok(_) => ok += 1,
+                    Err(err) => {
+                        tracing::warn!(index = %e.name, error = %err, "force merge: pruning failed");
+                        failed += 1;
+                    }
+                }
+            }
+        }
+        Ok(ApiResponse::ok(
+            json!({ "_shards": { "total": total, "successful": ok, "failed": failed } }),
         ))
     }
 

@@ -11,12 +11,17 @@
 
 mod action_line;
 mod args;
+mod auto_follow;
 mod autoid;
 mod body;
 mod bulk;
 mod cat;
 mod cat_columns;
 mod ccr;
+mod ccr_admin;
+mod ccr_metrics;
+mod ccr_shard;
+mod ccr_store;
 mod cluster_settings;
 mod docs;
 mod entry;
@@ -43,6 +48,7 @@ use parking_lot::RwLock;
 use serde_json::Value;
 
 pub use bulk::BulkResponse;
+pub use ccr_admin::NodeIndices;
 pub(crate) use names::simple_match;
 pub use replication::leader_api_error;
 pub use table::CatOutput;
@@ -119,6 +125,10 @@ pub struct Node {
     me: std::sync::Weak<Node>,
     /// CCR follower indices by name and their shard tasks (in memory only for now).
     follows: parking_lot::Mutex<BTreeMap<String, ccr::Follow>>,
+    /// The live `ccr.indices.recovery.*` settings of bootstrap copies.
+    recovery: Arc<ferry_replication::recovery::RecoverySettings>,
+    /// Auto-follow patterns, their stats and the coordinator's loops.
+    auto_follow: auto_follow::AutoFollow,
 }
 
 impl std::fmt::Debug for Node {
@@ -235,9 +245,13 @@ impl Node {
         tracing::info!(node = %node_id, cluster = %cluster.name, indices = map.len(), "node started");
         let mut node_bytes = [0u8; 6];
         node_bytes.copy_from_slice(&node_uuid.as_bytes()[..6]);
+        let recovery = Arc::new(ferry_replication::recovery::RecoverySettings::default());
+        recovery.apply(&cluster_settings.merged().await);
         Ok(Arc::new_cyclic(|me| Node {
             me: me.clone(),
             follows: parking_lot::Mutex::new(BTreeMap::new()),
+            recovery,
+            auto_follow: auto_follow::AutoFollow::default(),
             opts,
             node_id,
             raft_id,
@@ -276,6 +290,7 @@ impl Node {
             return;
         }
         let _admin = self.admin.lock().await;
+        self.auto_follow.shutdown();
         self.follows.lock().clear();
         self.cluster_settings.shutdown();
         for e in self.entries() {
@@ -286,6 +301,11 @@ impl Node {
         }
         self.catalog.close().await;
         tracing::info!(node = %self.node_id, "node stopped");
+    }
+
+    /// The live `ccr.indices.recovery.*` settings (shared with the copy sessions).
+    pub fn recovery_settings(&self) -> Arc<ferry_replication::recovery::RecoverySettings> {
+        self.recovery.clone()
     }
 
     /// This node's permanent id (`<data>/node.id`).

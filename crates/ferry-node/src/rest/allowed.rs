@@ -26,6 +26,16 @@ pub(super) const NONE: &[&str] = &[];
 pub(super) const PUT_FOLLOW: &[&str] = &["wait_for_active_shards", "master_timeout"];
 pub(super) const MASTER_TIMEOUT: &[&str] = &["master_timeout"];
 pub(super) const TIMEOUT: &[&str] = &["timeout"];
+pub(super) const FORCE_MERGE: &[&str] = &[
+    "max_num_segments",
+    "only_expunge_deletes",
+    "flush",
+    "wait_for_completion",
+    "ignore_unavailable",
+    "allow_no_indices",
+    "expand_wildcards",
+];
+pub(super) const CCR_STATS: &[&str] = &["timeout", "master_timeout"];
 pub(super) const HEALTH: &[&str] = &[
     "expand_wildcards",
     "level",

@@ -42,6 +42,7 @@ pub async fn call(
         Action::Info => node.info().await,
         Action::Health => node.cluster_health(index, params).await,
         Action::Refresh => node.refresh(index, params).await,
+        Action::ForceMerge => node.force_merge(index, params).await,
         Action::GetMapping => node.get_mapping(index, params).await,
         Action::PutMapping => node.put_mapping(need(index, "index")?, body, params).await,
         Action::GetSettings => node.get_settings(index, pp.name.as_deref(), params).await,
@@ -93,6 +94,31 @@ pub async fn call(
         Action::PauseFollow => node.pause_follow(need(index, "index")?).await,
         Action::ResumeFollow => node.resume_follow(need(index, "index")?, body).await,
         Action::FollowStats => node.follow_stats(need(index, "index")?, params).await,
+        Action::Unfollow => node.unfollow(need(index, "index")?).await,
+        Action::Promote => node.promote(need(index, "index")?).await,
+        Action::ForgetFollower => {
+            node.forget_follower(need(index, "index")?, body, params)
+                .await
+        }
+        Action::FollowInfo => node.follow_info(need(index, "index")?, params).await,
+        Action::CcrStats => node.ccr_stats(params).await,
+        Action::PutAutoFollow => {
+            node.put_auto_follow(need(pp.name.as_deref(), "name")?, body)
+                .await
+        }
+        Action::GetAutoFollow => node.get_auto_follow(pp.name.as_deref()).await,
+        Action::DeleteAutoFollow => {
+            node.delete_auto_follow(need(pp.name.as_deref(), "name")?)
+                .await
+        }
+        Action::PauseAutoFollow => {
+            node.set_auto_follow_active(need(pp.name.as_deref(), "name")?, false)
+                .await
+        }
+        Action::ResumeAutoFollow => {
+            node.set_auto_follow_active(need(pp.name.as_deref(), "name")?, true)
+                .await
+        }
         Action::CatHelp => return Ok(Reply::Cat(CatOutput::Text(CAT_HELP.to_owned()))),
         Action::Cat(kind) => {
             return Ok(Reply::Cat(

@@ -55,6 +55,7 @@ pub enum Action {
     Info,
     Health,
     Refresh,
+    ForceMerge,
     GetMapping,
     PutMapping,
     GetSettings,
@@ -85,6 +86,16 @@ pub enum Action {
     PauseFollow,
     ResumeFollow,
     FollowStats,
+    Unfollow,
+    Promote,
+    ForgetFollower,
+    FollowInfo,
+    CcrStats,
+    PutAutoFollow,
+    GetAutoFollow,
+    DeleteAutoFollow,
+    PauseAutoFollow,
+    ResumeAutoFollow,
 }
 
 impl Action {
@@ -94,6 +105,7 @@ impl Action {
             Self::Info => "info",
             Self::Health => "cluster.health",
             Self::Refresh => "indices.refresh",
+            Self::ForceMerge => "indices.forcemerge",
             Self::GetMapping => "indices.get_mapping",
             Self::PutMapping => "indices.put_mapping",
             Self::GetSettings => "indices.get_settings",
@@ -122,6 +134,16 @@ impl Action {
             Self::PauseFollow => "ccr.pause_follow",
             Self::ResumeFollow => "ccr.resume_follow",
             Self::FollowStats => "ccr.follow_stats",
+            Self::Unfollow => "ccr.unfollow",
+            Self::Promote => "ccr.promote",
+            Self::ForgetFollower => "ccr.forget_follower",
+            Self::FollowInfo => "ccr.follow_info",
+            Self::CcrStats => "ccr.stats",
+            Self::PutAutoFollow => "ccr.put_auto_follow_pattern",
+            Self::GetAutoFollow => "ccr.get_auto_follow_pattern",
+            Self::DeleteAutoFollow => "ccr.delete_auto_follow_pattern",
+            Self::PauseAutoFollow => "ccr.pause_auto_follow_pattern",
+            Self::ResumeAutoFollow => "ccr.resume_auto_follow_pattern",
             Self::Cat(kind) => match kind {
                 "indices" => "cat.indices",
                 "nodes" => "cat.nodes",
@@ -209,6 +231,54 @@ pub static ROUTES: &[Route] = &[
     Route {
         path: "/{index}/_ccr/stats",
         handlers: &[h(Get, A::FollowStats, TIMEOUT)],
+    },
+    Route {
+        path: "/{index}/_ccr/unfollow",
+        handlers: &[h(Post, A::Unfollow, MASTER_TIMEOUT)],
+    },
+    Route {
+        path: "/{index}/_ccr/promote",
+        handlers: &[h(Post, A::Promote, MASTER_TIMEOUT)],
+    },
+    Route {
+        path: "/{index}/_ccr/forget_follower",
+        handlers: &[h(Post, A::ForgetFollower, TIMEOUT)],
+    },
+    Route {
+        path: "/{index}/_ccr/info",
+        handlers: &[h(Get, A::FollowInfo, MASTER_TIMEOUT)],
+    },
+    Route {
+        path: "/_ccr/stats",
+        handlers: &[h(Get, A::CcrStats, CCR_STATS)],
+    },
+    Route {
+        path: "/_ccr/auto_follow",
+        handlers: &[h(Get, A::GetAutoFollow, MASTER_TIMEOUT)],
+    },
+    Route {
+        path: "/_ccr/auto_follow/{name}",
+        handlers: &[
+            h(Put, A::PutAutoFollow, MASTER_TIMEOUT),
+            h(Get, A::GetAutoFollow, MASTER_TIMEOUT),
+            h(Delete, A::DeleteAutoFollow, MASTER_TIMEOUT),
+        ],
+    },
+    Route {
+        path: "/_ccr/auto_follow/{name}/pause",
+        handlers: &[h(Post, A::PauseAutoFollow, MASTER_TIMEOUT)],
+    },
+    Route {
+        path: "/_ccr/auto_follow/{name}/resume",
+        handlers: &[h(Post, A::ResumeAutoFollow, MASTER_TIMEOUT)],
+    },
+    Route {
+        path: "/_forcemerge",
+        handlers: &[h(Post, A::ForceMerge, FORCE_MERGE)],
+    },
+    Route {
+        path: "/{index}/_forcemerge",
+        handlers: &[h(Post, A::ForceMerge, FORCE_MERGE)],
     },
     Route {
         path: "/_refresh",

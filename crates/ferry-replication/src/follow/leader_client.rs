@@ -1,6 +1,7 @@
 //! The follow task's calls to the leader cluster over its transport port: `ReadOps`, the
-//! retention-lease RPCs and the admin `GetIndex` (for the leader's mapping), each with its
-//! own deadline, and the split of their failures into retryable and fatal (§4.4).
+//! retention-lease RPCs, the bootstrap copy-session calls and the admin `GetIndex` (for the
+//! leader's mapping while following), each with its own deadline, and the split of their failures into
+//! retryable and fatal (§4.4).
 //!
 //! Deliberately not here: which call to make when (the planner and [`super::task`]
 //! decide), and connection management (the remote registry owns the channel).
@@ -46,6 +47,50 @@ pub struct ReadAnswer {
     pub settings_version: u64,
     /// The leader shard's history UUID.
     pub history_uuid: String,
+}
+
+/// A bootstrap copy session the leader pinned, as `OpenCopySession` described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopySession {
+    /// The session id.
+    pub id: String,
+    /// Every seq_no up to here is in the copy (-1: an empty shard).
+    pub checkpoint: i64,
+    /// The leader shard's max seq_no at the copy.
+    pub max_seq_no: i64,
+    /// The leader shard's history UUID.
+    pub history_uuid: String,
+    /// The leader index's mapping version, at least that of the copy's documents.
+    pub mapping_version: u64,
+    /// The leader index's settings version.
+    pub settings_version: u64,
+    /// Length of the copy.
+    pub total_bytes: u64,
+    /// Bytes per chunk.
+    pub chunk_size: u64,
+    /// CRC-32 of each chunk.
+    pub chunk_crc32: Vec<u32>,
+    /// Documents in the copy.
+    pub docs: u64,
+    /// The leader index's mapping (ES JSON), at least that of the copy's documents.
+    pub mapping: Value,
+}
+
+impl CopySession {
+    /// Offset and length of chunk `i`, if there is one.
+    pub fn chunk_range(&self, i: usize) -> Option<(u64, u64)> {
+        let offset = (i as u64).checked_mul(self.chunk_size)?;
+        (i < self.chunk_crc32.len()).then(|| {
+            let len = self.total_bytes.saturating_sub(offset);
+            (offset, self.chunk_size.min(len))
+        })
+    }
+}
+
+/// Whether a failed copy-session call says the leader does not hold the session (it
+/// expired, was closed, or the leader restarted).
+pub fn is_session_not_found(status: &tonic::Status) -> bool {
+    es_type_of(status).as_deref() == Some(crate::leader::SESSION_NOT_FOUND)
 }
 
 /// The ES error type of a failed call (from the status details), if the leader sent one.
@@ -118,7 +163,8 @@ pub async fn read_ops(
     })
 }
 
-/// Adds (`renew == false`) or renews the lease `lease_id` on the leader shard.
+/// Adds (`renew == false`) or renews the lease `lease_id` on the leader shard; answers the
+/// retaining seq_no the lease now holds (`-1` resolved).
 pub async fn lease(
     channel: Channel,
     leader_index: &str,
@@ -126,7 +172,7 @@ pub async fn lease(
     lease_id: &str,
     retaining_seq_no: i64,
     renew: bool,
-) -> Result<(), tonic::Status> {
+) -> Result<i64, tonic::Status> {
     let mut client = ReplicationClient::new(channel);
     let mut req = tonic::Request::new(pb::RetentionLeaseRequest {
         leader_index: leader_index.to_owned(),
@@ -136,11 +182,96 @@ pub async fn lease(
         source: "ccr".to_owned(),
     });
     req.set_timeout(CALL_TIMEOUT);
-    if renew {
-        client.renew_retention_lease(req).await?;
+    let held = if renew {
+        client.renew_retention_lease(req).await?
     } else {
-        client.add_retention_lease(req).await?;
+        client.add_retention_lease(req).await?
+    };
+    Ok(held.into_inner().retaining_seq_no)
+}
+
+/// Opens (or re-attaches to) copy session `session_id` on the leader shard; the deadline
+/// is `timeout` (the leader keeps writing the copy past it, a retry with the same id
+/// picks it up).
+pub async fn open_copy_session(
+    channel: Channel,
+    leader_index: &str,
+    shard: u32,
+    session_id: &str,
+    chunk_size: u64,
+    timeout: Duration,
+) -> Result<CopySession, tonic::Status> {
+    let mut client = ReplicationClient::new(channel).max_decoding_message_size(MAX_MESSAGE);
+    let mut req = tonic::Request::new(pb::OpenCopySessionRequest {
+        leader_index: leader_index.to_owned(),
+        shard,
+        chunk_size,
+        session_id: session_id.to_owned(),
+    });
+    req.set_timeout(timeout);
+    let r = client.open_copy_session(req).await?.into_inner();
+    let mapping: Value = serde_json::from_slice(&r.mapping)
+        .map_err(|e| tonic::Status::internal(format!("leader sent an unreadable mapping: {e}")))?;
+    if r.session_id != session_id || r.chunk_size == 0 {
+        return Err(tonic::Status::internal(format!(
+            "leader answered session [{}] with chunk size [{}] for session [{session_id}]",
+            r.session_id, r.chunk_size
+        )));
     }
+    let session = CopySession {
+        id: r.session_id,
+        checkpoint: r.checkpoint,
+        max_seq_no: r.max_seq_no,
+        history_uuid: r.history_uuid,
+        mapping_version: r.mapping_version,
+        settings_version: r.settings_version,
+        total_bytes: r.total_bytes,
+        chunk_size: r.chunk_size,
+        chunk_crc32: r.chunk_crc32,
+        docs: r.docs,
+        mapping,
+    };
+    if session.total_bytes.div_ceil(session.chunk_size) != session.chunk_crc32.len() as u64 {
+        return Err(tonic::Status::internal(format!(
+            "leader described [{}] bytes in [{}] chunks of [{}]",
+            session.total_bytes,
+            session.chunk_crc32.len(),
+            session.chunk_size
+        )));
+    }
+    Ok(session)
+}
+
+/// Chunk `index` of copy session `session_id` and the checksum the leader recorded for it.
+pub async fn get_copy_chunk(
+    channel: Channel,
+    session_id: &str,
+    index: u64,
+    max_message: usize,
+    timeout: Duration,
+) -> Result<(bytes::Bytes, u32), tonic::Status> {
+    let mut client = ReplicationClient::new(channel).max_decoding_message_size(max_message);
+    let mut req = tonic::Request::new(pb::GetCopyChunkRequest {
+        session_id: session_id.to_owned(),
+        chunk_index: index,
+    });
+    req.set_timeout(timeout);
+    let r = client.get_copy_chunk(req).await?.into_inner();
+    Ok((r.data, r.crc32))
+}
+
+/// Releases copy session `session_id` on the leader.
+pub async fn close_copy_session(
+    channel: Channel,
+    session_id: &str,
+    timeout: Duration,
+) -> Result<(), tonic::Status> {
+    let mut client = ReplicationClient::new(channel);
+    let mut req = tonic::Request::new(pb::CloseCopySessionRequest {
+        session_id: session_id.to_owned(),
+    });
+    req.set_timeout(timeout);
+    client.close_copy_session(req).await?;
     Ok(())
 }
 
@@ -174,6 +305,17 @@ mod tests {
             "r",
             bytes::Bytes::from(body.to_string()),
         )
+    }
+
+    #[test]
+    fn an_unknown_copy_session_is_recognized() {
+        assert!(is_session_not_found(&status(
+            "copy_session_not_found_exception"
+        )));
+        assert!(!is_session_not_found(&status(
+            "resource_not_found_exception"
+        )));
+        assert!(!is_session_not_found(&tonic::Status::unavailable("gone")));
     }
 
     #[test]

@@ -10,11 +10,18 @@
 //!
 //! - [`task`]: the runtime, one tokio task per follower shard carrying out the planner's
 //!   commands; [`leader_client`]: its calls to the leader and their retryable/fatal split.
+//! - [`bootstrap`]: [`CopyFetch`], a new follower shard's resumable, checksummed, throttled
+//!   fetch of a leader shard copy, and (`bootstrap_apply`) its restore; `bootstrap_run`:
+//!   the start-up step around it (lease, renewals, mapping); [`bootstrap_stats`]: its
+//!   progress in stats.
 //!
-//! Deliberately not here: the follow REST API (ferry-node), auto-follow, bootstrap and
-//! re-bootstrap.
+//! Deliberately not here: the follow REST API (ferry-node) and auto-follow.
 
 pub mod backoff;
+pub mod bootstrap;
+mod bootstrap_apply;
+mod bootstrap_run;
+pub mod bootstrap_stats;
 pub mod error;
 pub mod events;
 pub mod leader_client;
@@ -26,6 +33,8 @@ pub mod task;
 pub mod units;
 
 pub use backoff::{Jitter, RandJitter};
+pub use bootstrap::{ChannelSource, CopyFetch};
+pub use bootstrap_stats::{BootstrapState, BootstrapStats};
 pub use error::FollowError;
 pub use events::{Command, ErrorKind, Event, OpMeta, RetryToken, TaskError};
 pub use params::FollowParameters;
@@ -34,6 +43,10 @@ pub use stats::{ReadException, ShardFollowStats};
 pub use task::{FollowerShard, ShardFollowConfig, ShardFollowTask};
 pub use units::{ByteSize, TimeValue};
 
+#[cfg(test)]
+mod bootstrap_task_tests;
+#[cfg(test)]
+mod bootstrap_tests;
 #[cfg(test)]
 mod params_tests;
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! ask for, and keeps the op bodies the planner does not see.
 //!
 //! Deliberately not here: the task handle, its stats rendering and the follower trait
-//! ([`super::task`]), and the calls' wire format ([`super::leader_client`]).
+//! ([`super::task`]), the bootstrap step of start-up ([`super::bootstrap_run`]), and the
+//! calls' wire format ([`super::leader_client`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, warn};
 
+use super::backoff::RandJitter;
 use super::events::{Command, ErrorKind, Event, OpMeta, TaskError};
 use super::leader_client::{self, classify, es_type_of};
 use super::planner::{LEASE_RENEW_INTERVAL, ShardFollowPlanner};
@@ -39,6 +41,17 @@ impl From<Event> for Done {
     }
 }
 
+/// The fatal error type of a read whose operations the leader no longer retains.
+const FELL_BEHIND: &str = "resource_not_found_exception";
+
+/// How [`Runner::follow`] ended.
+enum Ended {
+    /// The task stopped (fatal error); stats keep the reason.
+    Stopped,
+    /// The follower fell behind the leader's history and re-bootstraps.
+    FellBehind,
+}
+
 /// The state of the running task.
 pub(super) struct Runner<S> {
     pub(super) planner: ShardFollowPlanner,
@@ -51,9 +64,12 @@ pub(super) struct Runner<S> {
     /// Bodies of outstanding writes (kept for retries).
     pub(super) writes: HashMap<u64, Vec<ReplicatedOp>>,
     pub(super) history_uuid: String,
+    /// Bootstrap at the next start-up even though the shard has operations (an in-place
+    /// re-bootstrap).
+    pub(super) rebootstrap: bool,
 }
 
-fn not_connected(alias: &str) -> ErrorKind {
+pub(super) fn not_connected(alias: &str) -> ErrorKind {
     ErrorKind::Retryable(TaskError::new(
         "no_such_remote_cluster_exception",
         format!("remote cluster [{alias}] is not connected"),
@@ -62,13 +78,57 @@ fn not_connected(alias: &str) -> ErrorKind {
 
 impl<S: FollowerShard> Runner<S> {
     fn publish(&self) {
-        self.shared.lock().stats = self.planner.stats().to_es_json();
+        let stats = self.planner.stats();
+        let behind = stats.follower_global_checkpoint < stats.leader_global_checkpoint;
+        let next = stats.follower_global_checkpoint + 1;
+        // The leader's apply time of the next operation the follower needs, when it is
+        // in hand (read, or in a write not yet acknowledged).
+        let next_ts = self
+            .bodies
+            .get(&next)
+            .or_else(|| {
+                self.writes
+                    .values()
+                    .filter_map(|batch| batch.first())
+                    .find(|op| i64::try_from(op.seq_no).is_ok_and(|s| s == next))
+            })
+            .map(|op| op.timestamp_millis)
+            .filter(|ts| *ts > 0);
+        let mut shared = self.shared.lock();
+        shared.stats = stats.to_es_json();
+        let clocks = &mut shared.clocks;
+        if !behind {
+            clocks.last_synced = Some(Instant::now());
+        }
+        clocks.behind_since_millis = match (behind, next_ts, clocks.behind_since_millis) {
+            (false, _, _) => None,
+            (true, Some(ts), _) => Some(ts),
+            (true, None, Some(since)) => Some(since),
+            (true, None, None) => Some(super::task::now_millis()),
+        };
     }
 
+    /// Starts (bootstrapping first when the follower shard is new), follows, and — with
+    /// `auto_rebootstrap` — bootstraps the shard again in place whenever it falls behind
+    /// the leader's retained history.
     pub(super) async fn run(mut self) {
-        let start = loop {
+        loop {
+            let Some(start) = self.start().await else {
+                return;
+            };
+            match self.follow(start).await {
+                Ended::Stopped => return,
+                Ended::FellBehind => self.prepare_rebootstrap(),
+            }
+        }
+    }
+
+    /// Runs [`Self::start_up`] until it succeeds (retryable failures wait
+    /// `max_retry_delay`); `None` when it failed fatally (the stats show why).
+    async fn start(&mut self) -> Option<Event> {
+        loop {
             match self.start_up().await {
-                Ok(event) => break event,
+                Ok(event) => return Some(event),
                 Err(ErrorKind::Fatal(e)) => {
                     warn!(reason = %e.reason, "follow task cannot start");
                     self.planner.handle(Event::Start {
@@ -85,14 +145,44 @@ impl<S: FollowerShard> Runner<S> {
                         json!({"type": e.es_type, "reason": e.reason}),
                     );
                     self.shared.lock().stats = m;
-                    return;
+                    return None;
                 }
                 Err(ErrorKind::Retryable(e)) => {
                     debug!(reason = %e.reason, "follow task start-up failed, retrying");
                     tokio::time::sleep(self.config.params.max_retry_delay.duration()).await;
                 }
             }
-        };
+        }
+    }
+
+    /// Whether the planner stopped because the leader no longer has the operations the
+    /// follower needs, and the follow parameters ask for a re-bootstrap then.
+    fn should_rebootstrap(&self) -> bool {
+        self.config.params.auto_rebootstrap
+            && self
+                .planner
+                .stats()
+                .fatal_exception
+                .is_some_and(|e| e.es_type == FELL_BEHIND)
+    }
+
+    /// Forgets the failed follow state; the next start-up bootstraps the shard again.
+    fn prepare_rebootstrap(&mut self) {
+        info!(
+            "follower fell behind the leader's retained history, bootstrapping the shard again in place"
+        );
+        self.planner =
+            ShardFollowPlanner::new(&self.config.params, Box::new(RandJitter::from_os()));
+        self.bodies.clear();
+        self.writes.clear();
+        self.history_uuid.clear();
+        self.rebootstrap = true;
+        self.shared.lock().bootstrap.lock().rebootstraps += 1;
+        self.publish();
+    }
+
+    /// The event loop from `start` on, until the planner stops.
+    async fn follow(&mut self, start: Event) -> Ended {
         info!("follow task started");
         let mut pending: JoinSet<Done> = JoinSet::new();
         let mut commands = self.planner.handle(start);
@@ -106,8 +196,12 @@ impl<S: FollowerShard> Runner<S> {
                 }
             }
             if self.planner.is_failed() {
+                if self.should_rebootstrap() {
+                    // Dropping `pending` aborts the reads and writes in flight.
+                    return Ended::FellBehind;
+                }
                 self.publish();
-                return;
+                return Ended::Stopped;
             }
             if !commands.is_empty() {
                 continue;
@@ -127,9 +221,15 @@ impl<S: FollowerShard> Runner<S> {
         }
     }
 
-    /// §4.1: follower checkpoints, the retention lease, then the start event.
+    /// §4.1: follower checkpoints, the retention lease, then the start event; a new (or
+    /// re-bootstrapping) follower shard first restores a copy of the leader shard (§6).
     async fn start_up(&mut self) -> Result<Event, ErrorKind> {
         let (gcp, max_seq_no) = self.shard.checkpoints().map_err(ErrorKind::Retryable)?;
+        if gcp < 0 || self.rebootstrap {
+            let start = self.bootstrap(gcp).await?;
+            self.rebootstrap = false;
+            return Ok(start);
+        }
         let channel = self
             .remotes
             .channel(&self.config.remote_cluster)
@@ -146,7 +246,7 @@ impl<S: FollowerShard> Runner<S> {
         )
         .await
         {
-            Ok(()) => {}
+            Ok(_) => {}
             Err(s)
                 if es_type_of(&s).as_deref()
                     == Some("retention_lease_already_exists_exception") =>
@@ -317,6 +417,10 @@ impl<S: FollowerShard> Runner<S> {
                 None
             }
             Command::RenewLease { retaining_seq_no } => {
+                // The planner names the follower's global checkpoint; the lease keeps what
+                // comes after it (as ES's renewal, and as the lease was taken), so a
+                // renewal never asks for less than the lease holds.
+                let retaining_seq_no = retaining_seq_no.saturating_add(1);
                 let channel = self.remotes.channel(&c.remote_cluster);
                 tokio::spawn(
                     async move {
@@ -332,7 +436,7 @@ impl<S: FollowerShard> Runner<S> {
                             )
                         };
                         match call(true).await {
-                            Ok(()) => {}
+                            Ok(_) => {}
                             Err(s) if es_type_of(&s).as_deref()
                                 == Some("retention_lease_not_found_exception") =>
                             {
@@ -348,7 +452,11 @@ impl<S: FollowerShard> Runner<S> {
                 None
             }
             Command::Fatal { error } => {
-                warn!(kind = %error.es_type, reason = %error.reason, "follow task stopped on a fatal error");
+                if self.config.params.auto_rebootstrap && error.es_type == FELL_BEHIND {
+                    info!(reason = %error.reason, "follower fell behind the leader's history");
+                } else {
+                    warn!(kind = %error.es_type, reason = %error.reason, "follow task stopped on a fatal error");
+                }
                 None
             }
         }

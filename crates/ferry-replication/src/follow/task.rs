@@ -6,13 +6,14 @@
 //!
 //! At start it takes the CCR retention lease on the leader shard (retaining from the
 //! follower's global checkpoint + 1; an existing lease is renewed instead), then starts
-//! the planner from the follower's global checkpoint. This module holds the handle, the
-//! follower trait and the stats; the event loop itself is `runner`.
+//! the planner from the follower's global checkpoint. A new follower shard (global
+//! checkpoint -1) first restores a copy of the leader shard (`bootstrap_run`), and with
+//! `auto_rebootstrap` a shard that fell behind the leader's history does so again in
+//! place. This module holds the handle, the follower trait and the stats (a Ferry
+//! `bootstrap` object beside ES's fields); the event loop itself is `runner`.
 //!
 //! Deliberately not here: replicating the leader's *settings* (`UpdateSettings` is
-//! acknowledged at the leader's version without copying anything yet), aliases,
-//! bootstrap from files (a follower starts at seq_no 0, so the leader must still retain
-//! its whole history), and auto-rebootstrap.
+//! acknowledged at the leader's version without copying anything yet) and aliases.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -26,6 +27,7 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, info_span};
 
 use super::backoff::RandJitter;
+use super::bootstrap_stats::BootstrapStats;
 use super::events::{ErrorKind, TaskError};
 use super::params::FollowParameters;
 use super::planner::ShardFollowPlanner;
@@ -43,6 +45,22 @@ pub trait FollowerShard: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(i64, i64), ErrorKind>> + Send;
     /// Merges the leader's mapping (ES JSON, untyped) into the follower index.
     fn merge_mapping(&self, mapping: Value) -> impl Future<Output = Result<(), ErrorKind>> + Send;
+    /// Applies records of a bootstrap copy under restore `session` (idempotent).
+    fn restore_batch(
+        &self,
+        session: &str,
+        ops: Vec<ReplicatedOp>,
+    ) -> impl Future<Output = Result<(), ErrorKind>> + Send;
+    /// Ends restore `session` at the copy's `checkpoint`; answers the follower shard's
+    /// `(global_checkpoint, max_seq_no)` afterwards.
+    fn finish_restore(
+        &self,
+        session: &str,
+        checkpoint: i64,
+    ) -> impl Future<Output = Result<(i64, i64), ErrorKind>> + Send;
+    /// A directory where this shard's bootstrap copy may be staged (created by the caller
+    /// if missing, emptied by the task when the copy is applied).
+    fn staging_dir(&self) -> std::path::PathBuf;
 }
 
 /// What one shard task follows.
@@ -60,6 +78,8 @@ pub struct ShardFollowConfig {
     pub lease_id: String,
     /// The follow parameters.
     pub params: FollowParameters,
+    /// The node's live bootstrap-copy settings.
+    pub recovery: Arc<crate::recovery::RecoverySettings>,
 }
 
 /// Clock-based counters the planner does not keep.
@@ -68,12 +88,19 @@ pub(super) struct Clocks {
     pub(super) read_millis: u64,
     pub(super) write_millis: u64,
     pub(super) last_read: Option<Instant>,
+    /// While the follower is behind: the leader's apply time (ms since the epoch) of the
+    /// oldest operation it has not applied, or when it was first seen behind.
+    pub(super) behind_since_millis: Option<u64>,
+    /// When the follower was last seen caught up with the leader's global checkpoint.
+    pub(super) last_synced: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
 pub(super) struct Shared {
     pub(super) stats: Map<String, Value>,
     pub(super) clocks: Clocks,
+    /// The bootstrap's progress, updated by the fetch as chunks arrive.
+    pub(super) bootstrap: Arc<Mutex<BootstrapStats>>,
 }
 
 /// A running (or stopped) shard task: its handle and its stats.
@@ -109,6 +136,7 @@ impl ShardFollowTask {
             bodies: BTreeMap::new(),
             writes: HashMap::new(),
             history_uuid: String::new(),
+            rebootstrap: false,
         };
         let handle = tokio::spawn(runner.run().instrument(span));
         Self {
@@ -150,7 +178,25 @@ impl ShardFollowTask {
             i64::try_from(t.elapsed().as_millis()).unwrap_or(i64::MAX)
         });
         m.insert("time_since_last_read_millis".into(), json!(since));
+        let lag = shared
+            .clocks
+            .behind_since_millis
+            .map_or(0, |t| now_millis().saturating_sub(t));
+        m.insert("lag_millis".into(), json!(lag));
+        let synced = match (shared.clocks.behind_since_millis, shared.clocks.last_synced) {
+            (None, Some(_)) => 0,
+            (_, Some(t)) => i64::try_from(t.elapsed().as_millis()).unwrap_or(i64::MAX),
+            (_, None) => -1,
+        };
+        m.insert("time_since_last_synced_millis".into(), json!(synced));
+        m.insert("bootstrap".into(), shared.bootstrap.lock().to_es_json());
         m
+    }
+
+    /// The bootstrap's progress (the `bootstrap` object of [`Self::stats`]).
+    pub fn bootstrap_stats(&self) -> BootstrapStats {
+        let bootstrap = self.shared.lock().bootstrap.clone();
+        bootstrap.lock().clone()
     }
 
     /// `leader_global_checkpoint - follower_global_checkpoint`, never below 0.
@@ -159,4 +205,11 @@ impl ShardFollowTask {
         let get = |k: &str| shared.stats.get(k).and_then(Value::as_i64).unwrap_or(-1);
         (get("leader_global_checkpoint") - get("follower_global_checkpoint")).max(0)
     }
+}
+
+/// The wall clock in ms since the epoch (comparable with the leader's op timestamps).
+pub(super) fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -65,10 +65,20 @@ pub enum LeaderError {
         /// The leases the shard holds, rendered as Elasticsearch does.
         leases: String,
     },
+    /// A bootstrap copy session this node does not hold: closed, idle past
+    /// `ccr.indices.recovery.recovery_activity_timeout`, or lost in a restart
+    /// ([`SESSION_NOT_FOUND`], 404). A follower opens a new session and starts over.
+    #[error("session [{0}] not found")]
+    SessionNotFound(String),
     /// An error of the shard engine (lease conflicts, invalid arguments, storage).
     #[error(transparent)]
     Index(#[from] IndexError),
 }
+
+/// The error type of [`LeaderError::SessionNotFound`]. ES answers an unknown restore
+/// session with an `illegal_argument_exception`, which a follower cannot tell from a bad
+/// request; Ferry gives it a type of its own so the follower knows to start over.
+pub const SESSION_NOT_FOUND: &str = "copy_session_not_found_exception";
 
 fn numbered(errors: &[String]) -> String {
     errors
@@ -90,6 +100,7 @@ impl LeaderError {
             Self::Unavailable(_) => "no_shard_available_action_exception",
             Self::HistoryUuidMismatch { .. } | Self::IllegalState(_) => "illegal_state_exception",
             Self::OperationsMissing { .. } => "resource_not_found_exception",
+            Self::SessionNotFound(_) => SESSION_NOT_FOUND,
             Self::Index(e) => e.es_type(),
         }
     }
@@ -100,7 +111,8 @@ impl LeaderError {
             Self::Validation(_) | Self::IndexClosed { .. } => 400,
             Self::IndexNotFound { .. }
             | Self::ShardNotFound { .. }
-            | Self::OperationsMissing { .. } => 404,
+            | Self::OperationsMissing { .. }
+            | Self::SessionNotFound(_) => 404,
             Self::Unavailable(_) => 503,
             Self::HistoryUuidMismatch { .. } | Self::IllegalState(_) => 500,
             Self::Index(e) => e.status(),
@@ -162,6 +174,14 @@ mod tests {
             e.metadata()["requested_operations_missing"],
             json!(["7", "9"])
         );
+    }
+
+    #[test]
+    fn an_unknown_copy_session_has_a_type_of_its_own() {
+        let e = LeaderError::SessionNotFound("abc".into());
+        assert_eq!(e.es_type(), "copy_session_not_found_exception");
+        assert_eq!(e.status(), 404);
+        assert_eq!(e.to_string(), "session [abc] not found");
     }
 
     #[test]

@@ -4,16 +4,27 @@
 //! - [`read`]: `ReadOps`, Elasticsearch's `ShardChangesAction`: operations by seq_no, never
 //!   above the global checkpoint, capped by count and bytes, long-polling on the shard's
 //!   global-checkpoint watch when the reader is caught up.
-//! - [`service`]: the tonic service, including the retention-lease calls.
+//! - [`bootstrap`]: [`CopySessions`], the bootstrap copy sessions ("remote recovery"): a
+//!   pinned point-in-time copy of a shard served in checksummed chunks.
+//! - [`throttle`]: [`Throttle`], the node's byte-rate limit of copies (both sides use it).
+//! - [`service`]: the tonic service, including the retention-lease and copy-session calls.
 //! - [`error`]: [`LeaderError`], one Elasticsearch error type per variant.
 //!
 //! The service finds shards through [`LeaderShards`], which the embedding node implements
 //! over its index registry; this module never opens, creates or writes indices, and does
-//! not authenticate callers (that is the node's edge). Not here yet: bootstrap sessions.
+//! not authenticate callers (that is the node's edge).
 
+pub mod bootstrap;
+mod chunk_sums;
 mod error;
 pub mod read;
 pub mod service;
+pub mod throttle;
+
+#[cfg(test)]
+mod bootstrap_tests;
+#[cfg(test)]
+pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 
@@ -21,9 +32,11 @@ use std::sync::Arc;
 
 use ferry_index::{IndexHandle, Shard};
 
-pub use error::LeaderError;
+pub use bootstrap::{CopyDescription, CopySessions};
+pub use error::{LeaderError, SESSION_NOT_FOUND};
 pub use read::{ReadOutcome, ReadRequest};
 pub use service::{LeaderService, StatusFn, service};
+pub use throttle::Throttle;
 
 /// One leader shard, as [`LeaderShards`] hands it out: the open index, the shard number
 /// (checked to exist) and the index's metadata versions at lookup time.

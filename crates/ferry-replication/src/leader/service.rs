@@ -1,5 +1,6 @@
-//! The tonic service `ferry.v1.Replication`: `ReadOps` and the retention-lease calls,
-//! converting between protobuf and the domain types of [`super::read`] and `ferry-index`.
+//! The tonic service `ferry.v1.Replication`: `ReadOps`, the retention-lease calls and the
+//! bootstrap copy-session calls, converting between protobuf and the domain types of
+//! [`super::read`], [`super::bootstrap`] and `ferry-index`.
 //!
 //! Errors become a gRPC status through the [`StatusFn`] the embedding server passes in,
 //! so they look exactly like its other services' errors (ferry-node: the Elasticsearch
@@ -15,6 +16,7 @@ use ferry_proto::v1::replication_server::{Replication, ReplicationServer};
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
+use super::bootstrap::{CopyDescription, CopySessions};
 use super::read::{ReadOutcome, ReadRequest, read_ops};
 use super::{LeaderError, LeaderShards};
 
@@ -24,17 +26,24 @@ pub type StatusFn = fn(&LeaderError) -> Status;
 /// Elasticsearch's `RETAIN_ALL`: retain whatever history the shard retains now.
 const RETAIN_ALL: i64 = -1;
 
-/// The service over `shards`, ready to add to a tonic server.
+/// The service over `shards`, with the node's bootstrap copy `sessions`, ready to add to a
+/// tonic server.
 pub fn service(
     shards: Arc<dyn LeaderShards>,
+    sessions: Arc<CopySessions>,
     to_status: StatusFn,
 ) -> ReplicationServer<LeaderService> {
-    ReplicationServer::new(LeaderService { shards, to_status })
+    ReplicationServer::new(LeaderService {
+        shards,
+        sessions,
+        to_status,
+    })
 }
 
-/// Implements `ferry.v1.Replication` over [`LeaderShards`].
+/// Implements `ferry.v1.Replication` over [`LeaderShards`] and [`CopySessions`].
 pub struct LeaderService {
     shards: Arc<dyn LeaderShards>,
+    sessions: Arc<CopySessions>,
     to_status: StatusFn,
 }
 
@@ -89,6 +98,22 @@ fn to_operation(op: ferry_index::HistoryOp) -> pb::Operation {
         op_type: op_type.into(),
         source,
         timestamp_millis: op.timestamp_millis,
+    }
+}
+
+fn to_opened(d: CopyDescription) -> pb::OpenCopySessionResponse {
+    pb::OpenCopySessionResponse {
+        session_id: d.session_id,
+        checkpoint: d.checkpoint,
+        max_seq_no: d.max_seq_no,
+        history_uuid: d.history_uuid,
+        mapping_version: d.mapping_version,
+        settings_version: d.settings_version,
+        total_bytes: d.total_bytes,
+        chunk_size: d.chunk_size,
+        chunk_crc32: d.chunk_crc32,
+        docs: d.docs,
+        mapping: bytes::Bytes::from(d.mapping.to_string()),
     }
 }
 
@@ -180,6 +205,52 @@ impl Replication for LeaderService {
         removed
             .await
             .map(|()| Response::new(pb::RemoveRetentionLeaseResponse {}))
+            .map_err(|e| self.fail(&e))
+    }
+
+    async fn open_copy_session(
+        &self,
+        request: Request<pb::OpenCopySessionRequest>,
+    ) -> Result<Response<pb::OpenCopySessionResponse>, Status> {
+        let r = request.into_inner();
+        let span = tracing::info_span!("open_copy_session", index = %r.leader_index, shard = r.shard, session = %r.session_id);
+        self.sessions
+            .open(
+                self.shards.clone(),
+                &r.session_id,
+                &r.leader_index,
+                r.shard,
+                r.chunk_size,
+            )
+            .instrument(span)
+            .await
+            .map(|d| Response::new(to_opened(d)))
+            .map_err(|e| self.fail(&e))
+    }
+
+    async fn get_copy_chunk(
+        &self,
+        request: Request<pb::GetCopyChunkRequest>,
+    ) -> Result<Response<pb::GetCopyChunkResponse>, Status> {
+        let r = request.into_inner();
+        let span =
+            tracing::debug_span!("get_copy_chunk", session = %r.session_id, chunk = r.chunk_index);
+        self.sessions
+            .chunk(&r.session_id, r.chunk_index)
+            .instrument(span)
+            .await
+            .map(|(data, crc32)| Response::new(pb::GetCopyChunkResponse { data, crc32 }))
+            .map_err(|e| self.fail(&e))
+    }
+
+    async fn close_copy_session(
+        &self,
+        request: Request<pb::CloseCopySessionRequest>,
+    ) -> Result<Response<pb::CloseCopySessionResponse>, Status> {
+        let r = request.into_inner();
+        self.sessions
+            .close(&r.session_id)
+            .map(|()| Response::new(pb::CloseCopySessionResponse {}))
             .map_err(|e| self.fail(&e))
     }
 }

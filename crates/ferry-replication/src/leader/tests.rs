@@ -1,158 +1,14 @@
 //! The leader service end to end: real shards on a temporary directory, a real tonic
 //! server on 127.0.0.1 and a real client.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use bytes::Bytes;
-use ferry_index::{
-    Conditions, DeleteOp, IndexHandle, IndexMeta, IndexOp, IndexSettings, Mapping, RefreshPolicy,
-    WriteOp, WriteOutcome,
-};
 use ferry_proto::v1 as pb;
-use ferry_proto::v1::replication_client::ReplicationClient;
-use parking_lot::Mutex;
 use serde_json::json;
-use tonic::transport::Channel;
-use tonic::{Code, Status};
+use tonic::Code;
 
-use super::*;
+use ferry_index::{IndexOp, WriteOp};
 
-/// Indices by name; a name in `closed` answers `index_closed_exception`.
-#[derive(Default)]
-struct Registry {
-    open: Mutex<BTreeMap<String, Arc<IndexHandle>>>,
-    closed: Mutex<Vec<String>>,
-}
-
-impl LeaderShards for Registry {
-    fn shard(&self, index: &str, shard: u32) -> Result<LeaderShard, LeaderError> {
-        if self.closed.lock().iter().any(|c| c == index) {
-            return Err(LeaderError::IndexClosed {
-                index: index.into(),
-                uuid: "u".into(),
-            });
-        }
-        let handle = self.open.lock().get(index).cloned();
-        match handle {
-            Some(h) => LeaderShard::new(h, shard, 3, 5),
-            None => Err(LeaderError::IndexNotFound {
-                index: index.into(),
-            }),
-        }
-    }
-}
-
-/// The status mapping ferry-node applies, in miniature: ES type and reason in the details.
-fn to_status(e: &LeaderError) -> Status {
-    let code = match e.status() {
-        400 => Code::InvalidArgument,
-        404 => Code::NotFound,
-        503 => Code::Unavailable,
-        _ => Code::Internal,
-    };
-    let mut error = e.metadata();
-    error.insert("type".into(), json!(e.es_type()));
-    error.insert("reason".into(), json!(e.to_string()));
-    let body = json!({ "error": error, "status": e.status() });
-    Status::with_details(code, e.to_string(), Bytes::from(body.to_string()))
-}
-
-fn es_type(s: &Status) -> String {
-    let v: serde_json::Value = serde_json::from_slice(s.details()).expect("details are JSON");
-    v["error"]["type"].as_str().unwrap_or_default().to_owned()
-}
-
-struct Leader {
-    _dir: tempfile::TempDir,
-    registry: Arc<Registry>,
-    client: ReplicationClient<Channel>,
-}
-
-impl Leader {
-    async fn start() -> Self {
-        let registry = Arc::new(Registry::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let svc = service(registry.clone(), to_status);
-        tokio::spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(svc)
-                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-                .await
-                .expect("test server runs");
-        });
-        let client = ReplicationClient::connect(format!("http://{addr}"))
-            .await
-            .unwrap();
-        Self {
-            _dir: tempfile::tempdir().unwrap(),
-            registry,
-            client,
-        }
-    }
-
-    async fn create(&self, name: &str, settings: serde_json::Value) -> Arc<IndexHandle> {
-        let meta = IndexMeta {
-            uuid: format!("uuid-{name}"),
-            name: name.into(),
-            settings: IndexSettings::from_es_json(&settings).unwrap(),
-            mapping: Mapping::default(),
-        };
-        let handle = IndexHandle::create(self._dir.path(), meta, 1)
-            .await
-            .unwrap();
-        self.registry
-            .open
-            .lock()
-            .insert(name.into(), handle.clone());
-        handle
-    }
-
-    fn read(&self, index: &str, from: i64) -> pb::ReadOpsRequest {
-        pb::ReadOpsRequest {
-            leader_index: index.into(),
-            shard: 0,
-            from_seq_no: from,
-            max_ops: 1000,
-            max_bytes: 1 << 20,
-            poll_timeout_millis: 0,
-            expected_history_uuid: String::new(),
-        }
-    }
-
-    async fn read_ops(&self, req: pb::ReadOpsRequest) -> Result<pb::ReadOpsResponse, Status> {
-        self.client
-            .clone()
-            .read_ops(req)
-            .await
-            .map(tonic::Response::into_inner)
-    }
-
-    fn lease(&self, index: &str, id: &str, retaining: i64) -> pb::RetentionLeaseRequest {
-        pb::RetentionLeaseRequest {
-            leader_index: index.into(),
-            shard: 0,
-            lease_id: id.into(),
-            retaining_seq_no: retaining,
-            source: "ccr".into(),
-        }
-    }
-}
-
-fn one_shard() -> serde_json::Value {
-    json!({ "index": { "number_of_shards": 1, "refresh_interval": "-1" } })
-}
-
-fn put(id: &str, source: &str) -> WriteOp {
-    WriteOp::Index(IndexOp {
-        id: id.into(),
-        source: Bytes::copy_from_slice(source.as_bytes()),
-        create: false,
-        cond: Conditions::default(),
-        routing: None,
-    })
-}
+use super::testkit::{Leader, del, es_type, one_shard, put, write};
 
 fn put_routed(id: &str, source: &str, routing: &str) -> WriteOp {
     WriteOp::Index(IndexOp {
@@ -162,22 +18,6 @@ fn put_routed(id: &str, source: &str, routing: &str) -> WriteOp {
             _ => unreachable!("put builds an index op"),
         }
     })
-}
-
-fn del(id: &str) -> WriteOp {
-    WriteOp::Delete(DeleteOp {
-        id: id.into(),
-        cond: Conditions::default(),
-    })
-}
-
-async fn write(h: &IndexHandle, ops: Vec<WriteOp>) -> Vec<WriteOutcome> {
-    h.shards()[0]
-        .write(ops, RefreshPolicy::None)
-        .await
-        .into_iter()
-        .map(|r| r.expect("write succeeds"))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

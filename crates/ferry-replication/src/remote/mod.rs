@@ -7,6 +7,8 @@
 //!   [`RemoteClusters::info`] is `GET /_remote/info`.
 //! - [`HandshakeService`]: the `RemoteCluster` gRPC service every node serves on its
 //!   transport port.
+//! - [`state`]: the `RemoteClusterState` service: the index list auto-follow long-polls,
+//!   and the client call for it.
 //!
 //! Deliberately not here: storing settings (the catalog holds persistent ones, the node's
 //! memory transient ones; ferry-node does both) and any CCR read (the leader service).
@@ -16,6 +18,7 @@ mod error;
 mod handshake;
 mod registry;
 pub mod settings;
+pub mod state;
 
 pub use error::RemoteError;
 pub use handshake::{HandshakeService, LocalIdentity};

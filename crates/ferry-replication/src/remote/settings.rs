@@ -1,4 +1,5 @@
-//! The `cluster.remote.<alias>.*` settings of `PUT /_cluster/settings`: parsing a request
+//! The `cluster.remote.<alias>.*` settings of `PUT /_cluster/settings` (and the CCR node
+//! settings of [`crate::recovery::KEYS`], validated there): parsing a request
 //! body into flat changes, recognizing keys, applying changes (`null` removes, a `*` key
 //! with `null` removes every match), validating the merged result with ES's messages,
 //! turning it into one [`RemoteConfig`] per alias, and rendering settings with the
@@ -193,13 +194,25 @@ fn flatten(settings: &Map<String, Value>, scope: Scope) -> Result<Changes, Remot
     let mut changes = Changes::with_capacity(leaves.len());
     for (key, value) in leaves {
         if value.is_null() {
-            if key.contains('*') || recognize(&key).is_some() {
+            if key.contains('*')
+                || recognize(&key).is_some()
+                || crate::recovery::KEYS.contains(&key.as_str())
+            {
                 changes.push((key, None));
                 continue;
             }
         } else if let Some((_, suffix)) = recognize(&key) {
             let value = normalize(&key, suffix, value)?;
             changes.push((key, Some(value)));
+            continue;
+        } else if crate::recovery::KEYS.contains(&key.as_str()) {
+            let text = match &value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => String::new(),
+            };
+            crate::recovery::parse_value(&key, &text).map_err(RemoteError::illegal)?;
+            changes.push((key, Some(Value::String(text))));
             continue;
         }
         return Err(RemoteError::illegal(format!(
