@@ -2,13 +2,16 @@
 //!
 //! Each rpc unpacks its request into the same arguments the REST face passes (names,
 //! [`Params`], body bytes), calls the matching `Node` method in a tracing span named after
-//! the rpc, and packs the answer as HTTP-equivalent status plus Elasticsearch JSON. Errors
-//! become a gRPC status in one place, [`status::to_status`]. This module does no request
-//! validation and no business logic of its own; the Raft transport (`ShardRaft`) is not
-//! served here.
+//! the rpc, and packs the answer as HTTP-equivalent status plus Elasticsearch JSON
+//! ([`AdminService::answer`]). That covers indices, documents, search, cluster settings,
+//! remote clusters and every cross-cluster replication call. Errors become a gRPC status in
+//! one place, [`status::to_status`]. This module does no request validation and no business
+//! logic of its own; the Raft transport (`ShardRaft`) is not served here.
 
+mod health;
 pub(crate) mod status;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,6 +21,7 @@ use serde_json::Value;
 use tonic::{Request, Response, Status};
 use tracing::{Instrument, Span};
 
+use self::health::health_summary;
 use crate::node::{ApiResult, Node};
 use crate::params::Params;
 
@@ -43,7 +47,66 @@ impl AdminService {
     fn span(&self, method: &'static str, index: Option<&str>) -> Span {
         tracing::info_span!("admin_rpc", node = %self.node.node_id(), method, index = index.unwrap_or_default())
     }
+
+    /// Runs the service call `call` in `span` and packs its answer as the response `T`.
+    async fn answer<T: Answer>(
+        &self,
+        span: Span,
+        call: impl Future<Output = ApiResult> + Send,
+    ) -> Result<Response<T>, Status> {
+        async move {
+            let (status, body) = reply(call.await)?;
+            Ok(Response::new(T::from_parts(status, encode(&body)?)))
+        }
+        .instrument(span)
+        .await
+    }
 }
+
+/// A response message that is exactly the HTTP-equivalent status and the JSON body.
+trait Answer {
+    fn from_parts(status: u32, body: Bytes) -> Self;
+}
+
+macro_rules! answers {
+    ($($message:ident),* $(,)?) => {$(
+        impl Answer for pb::$message {
+            fn from_parts(status: u32, body: Bytes) -> Self {
+                Self { status, body }
+            }
+        }
+    )*};
+}
+
+answers!(
+    ClusterInfoResponse,
+    CreateIndexResponse,
+    DeleteIndexResponse,
+    GetIndexResponse,
+    ListIndicesResponse,
+    PutDocumentResponse,
+    GetDocumentResponse,
+    DeleteDocumentResponse,
+    BulkResponse,
+    SearchResponse,
+    GetClusterSettingsResponse,
+    PutClusterSettingsResponse,
+    RemoteInfoResponse,
+    PutFollowResponse,
+    PauseFollowResponse,
+    ResumeFollowResponse,
+    UnfollowResponse,
+    PromoteFollowerResponse,
+    ForgetFollowerResponse,
+    FollowInfoResponse,
+    FollowStatsResponse,
+    CcrStatsResponse,
+    PutAutoFollowPatternResponse,
+    GetAutoFollowPatternResponse,
+    DeleteAutoFollowPatternResponse,
+    PauseAutoFollowPatternResponse,
+    ResumeAutoFollowPatternResponse,
+);
 
 /// Splits a service answer into wire status and JSON, or the gRPC error.
 fn reply(result: ApiResult) -> Result<(u32, Value), Status> {
@@ -66,40 +129,6 @@ fn encode(body: &Value) -> Result<Bytes, Status> {
         tracing::warn!(error = %e, "response body does not serialize");
         Status::internal(format!("response body does not serialize: {e}"))
     })
-}
-
-/// The typed summary of a cluster health body; fields the body lacks stay zero.
-fn health_summary(body: &Value) -> pb::ClusterHealth {
-    let count = |key: &str| {
-        body.get(key)
-            .and_then(Value::as_u64)
-            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
-    };
-    let status = match body.get("status").and_then(Value::as_str) {
-        Some("green") => pb::HealthStatus::Green,
-        Some("yellow") => pb::HealthStatus::Yellow,
-        Some("red") => pb::HealthStatus::Red,
-        _ => pb::HealthStatus::Unspecified,
-    };
-    pb::ClusterHealth {
-        cluster_name: body
-            .get("cluster_name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        status: status.into(),
-        timed_out: body
-            .get("timed_out")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        number_of_nodes: count("number_of_nodes"),
-        number_of_data_nodes: count("number_of_data_nodes"),
-        active_primary_shards: count("active_primary_shards"),
-        active_shards: count("active_shards"),
-        relocating_shards: count("relocating_shards"),
-        initializing_shards: count("initializing_shards"),
-        unassigned_shards: count("unassigned_shards"),
-    }
 }
 
 #[tonic::async_trait]
@@ -131,15 +160,8 @@ impl Admin for AdminService {
         &self,
         _request: Request<pb::ClusterInfoRequest>,
     ) -> Result<Response<pb::ClusterInfoResponse>, Status> {
-        async move {
-            let (status, body) = reply(self.node.info().await)?;
-            Ok(Response::new(pb::ClusterInfoResponse {
-                status,
-                body: encode(&body)?,
-            }))
-        }
-        .instrument(self.span("ClusterInfo", None))
-        .await
+        let span = self.span("ClusterInfo", None);
+        self.answer(span, self.node.info()).await
     }
 
     async fn create_index(
@@ -147,20 +169,10 @@ impl Admin for AdminService {
         request: Request<pb::CreateIndexRequest>,
     ) -> Result<Response<pb::CreateIndexResponse>, Status> {
         let r = request.into_inner();
+        let params = Params(r.params);
         let span = self.span("CreateIndex", Some(&r.index));
-        async move {
-            let (status, body) = reply(
-                self.node
-                    .create_index(&r.index, r.body, &Params(r.params))
-                    .await,
-            )?;
-            Ok(Response::new(pb::CreateIndexResponse {
-                status,
-                body: encode(&body)?,
-            }))
-        }
-        .instrument(span)
-        .await
+        self.answer(span, self.node.create_index(&r.index, r.body, &params))
+            .await
     }
 
     async fn delete_index(
@@ -168,16 +180,10 @@ impl Admin for AdminService {
         request: Request<pb::DeleteIndexRequest>,
     ) -> Result<Response<pb::DeleteIndexResponse>, Status> {
         let r = request.into_inner();
+        let params = Params(r.params);
         let span = self.span("DeleteIndex", Some(&r.index));
-        async move {
-            let (status, body) = reply(self.node.delete_index(&r.index, &Params(r.params)).await)?;
-            Ok(Response::new(pb::DeleteIndexResponse {
-                status,
-                body: encode(&body)?,
-            }))
-        }
-        .instrument(span)
-        .await
+        self.answer(span, self.node.delete_index(&r.index, &params))
+            .await
     }
 
     async fn get_index(
@@ -185,16 +191,10 @@ impl Admin for AdminService {
         request: Request<pb::GetIndexRequest>,
     ) -> Result<Response<pb::GetIndexResponse>, Status> {
         let r = request.into_inner();
+        let params = Params(r.params);
         let span = self.span("GetIndex", Some(&r.index));
-        async move {
-            let (status, body) = reply(self.node.get_index(&r.index, &Params(r.params)).await)?;
-            Ok(Response::new(pb::GetIndexResponse {
-                status,
-                body: encode(&body)?,
-            }))
-        }
-        .instrument(span)
-        .await
+        self.answer(span, self.node.get_index(&r.index, &params))
+            .await
     }
 
     async fn list_indices(
@@ -202,15 +202,9 @@ impl Admin for AdminService {
         request: Request<pb::ListIndicesRequest>,
     ) -> Result<Response<pb::ListIndicesResponse>, Status> {
         let r = request.into_inner();
-        async move {
-            let (status, body) = reply(self.node.list_indices(&Params(r.params)).await)?;
-            Ok(Response::new(pb::ListIndicesResponse {
-                status,
-                body: encode(&body)?,
-            }))
-        }
-        .instrument(self.span("ListIndices", None))
-        .await
+        let params = Params(r.params);
+        let span = self.span("ListIndices", None);
+        self.answer(span, self.node.list_indices(&params)).await
     }
 
     async fn put_document(
@@ -218,20 +212,13 @@ impl Admin for AdminService {
         request: Request<pb::PutDocumentRequest>,
     ) -> Result<Response<pb::PutDocumentResponse>, Status> {
         let r = request.into_inner();
+        let params = Params(r.params);
         let span = self.span("PutDocument", Some(&r.index));
-        async move {
-            let params = Params(r.params);
-            let (status, body) = reply(
-                self.node
-                    .index_doc(&r.index, r.id.as_deref(), r.body, &params)
-                    .await,
-            )?;
-            Ok(Response::new(pb::PutDocumentResponse {
-                status,
-                body: encode(&body)?,
-            }))
-        }
-        .instrument(span)
+        self.answer(
+            span,
+            self.node
+                .index_doc(&r.index, r.id.as_deref(), r.body, &params),
+        )
         .await
     }
 
@@ -240,17 +227,10 @@ impl Admin for AdminService {
         request: Request<pb::GetDocumentRequest>,
     ) -> Result<Response<pb::GetDocumentResponse>, Status> {
         let r = request.into_inner();
+        let params = Params(r.params);
         let span = self.span("GetDocument", Some(&r.index));
-        async move {
-            let (status, body) =
-                reply(self.node.get_doc(&r.index, &r.id, &Params(r.params)).await)?;
-            Ok(Response::new(pb::GetDocumentResponse {
-                status,
-                body: encode(&body)?,
-            }))
-        }
-        .instrument(span)
-        .await
+        self.answer(span, self.node.get_doc(&r.index, &r.id, &params))
+            .await
     }
 
     async fn delete_document(
@@ -258,20 +238,10 @@ impl Admin for AdminService {
         request: Request<pb::DeleteDocumentRequest>,
     ) -> Result<Response<pb::DeleteDocumentResponse>, Status> {
         let r = request.into_inner();
+        let params = Params(r.params);
         let span = self.span("DeleteDocument", Some(&r.index));
-        async move {
-            let (status, body) = reply(
-                self.node
-                    .delete_doc(&r.index, &r.id, &Params(r.params))
-                    .await,
-            )?;
-            Ok(Response::new(pb::DeleteDocumentResponse {
-                status,
-                body: encode(&body)?,
-            }))
-        }
-        .instrument(span)
-        .await
+        self.answer(span, self.node.delete_doc(&r.index, &r.id, &params))
+            .await
     }
 
     async fn bulk(
@@ -279,20 +249,10 @@ impl Admin for AdminService {
         request: Request<pb::BulkRequest>,
     ) -> Result<Response<pb::BulkResponse>, Status> {
         let r = request.into_inner();
+        let params = Params(r.params);
         let span = self.span("Bulk", r.index.as_deref());
-        async move {
-            let (status, body) = reply(
-                self.node
-                    .bulk(r.index.as_deref(), r.body, &Params(r.params))
-                    .await,
-            )?;
-            Ok(Response::new(pb::BulkResponse {
-                status,
-                body: encode(&body)?,
-            }))
-        }
-        .instrument(span)
-        .await
+        self.answer(span, self.node.bulk(r.index.as_deref(), r.body, &params))
+            .await
     }
 
     async fn search(
@@ -300,20 +260,181 @@ impl Admin for AdminService {
         request: Request<pb::SearchRequest>,
     ) -> Result<Response<pb::SearchResponse>, Status> {
         let r = request.into_inner();
+        let params = Params(r.params);
         let span = self.span("Search", r.index.as_deref());
-        async move {
-            let (status, body) = reply(
-                self.node
-                    .search(r.index.as_deref(), r.body, &Params(r.params))
-                    .await,
-            )?;
-            Ok(Response::new(pb::SearchResponse {
-                status,
-                body: encode(&body)?,
-            }))
-        }
-        .instrument(span)
-        .await
+        self.answer(span, self.node.search(r.index.as_deref(), r.body, &params))
+            .await
+    }
+
+    async fn get_cluster_settings(
+        &self,
+        request: Request<pb::GetClusterSettingsRequest>,
+    ) -> Result<Response<pb::GetClusterSettingsResponse>, Status> {
+        let r = request.into_inner();
+        let params = Params(r.params);
+        let span = self.span("GetClusterSettings", None);
+        self.answer(span, self.node.get_cluster_settings(&params))
+            .await
+    }
+
+    async fn put_cluster_settings(
+        &self,
+        request: Request<pb::PutClusterSettingsRequest>,
+    ) -> Result<Response<pb::PutClusterSettingsResponse>, Status> {
+        let r = request.into_inner();
+        let params = Params(r.params);
+        let span = self.span("PutClusterSettings", None);
+        self.answer(span, self.node.put_cluster_settings(r.body, &params))
+            .await
+    }
+
+    async fn remote_info(
+        &self,
+        _request: Request<pb::RemoteInfoRequest>,
+    ) -> Result<Response<pb::RemoteInfoResponse>, Status> {
+        let span = self.span("RemoteInfo", None);
+        self.answer(span, self.node.remote_info()).await
+    }
+
+    async fn put_follow(
+        &self,
+        request: Request<pb::PutFollowRequest>,
+    ) -> Result<Response<pb::PutFollowResponse>, Status> {
+        let r = request.into_inner();
+        let params = Params(r.params);
+        let span = self.span("PutFollow", Some(&r.index));
+        self.answer(span, self.node.put_follow(&r.index, r.body, &params))
+            .await
+    }
+
+    async fn pause_follow(
+        &self,
+        request: Request<pb::PauseFollowRequest>,
+    ) -> Result<Response<pb::PauseFollowResponse>, Status> {
+        let r = request.into_inner();
+        let span = self.span("PauseFollow", Some(&r.index));
+        self.answer(span, self.node.pause_follow(&r.index)).await
+    }
+
+    async fn resume_follow(
+        &self,
+        request: Request<pb::ResumeFollowRequest>,
+    ) -> Result<Response<pb::ResumeFollowResponse>, Status> {
+        let r = request.into_inner();
+        let span = self.span("ResumeFollow", Some(&r.index));
+        self.answer(span, self.node.resume_follow(&r.index, r.body))
+            .await
+    }
+
+    async fn unfollow(
+        &self,
+        request: Request<pb::UnfollowRequest>,
+    ) -> Result<Response<pb::UnfollowResponse>, Status> {
+        let r = request.into_inner();
+        let span = self.span("Unfollow", Some(&r.index));
+        self.answer(span, self.node.unfollow(&r.index)).await
+    }
+
+    async fn promote_follower(
+        &self,
+        request: Request<pb::PromoteFollowerRequest>,
+    ) -> Result<Response<pb::PromoteFollowerResponse>, Status> {
+        let r = request.into_inner();
+        let span = self.span("PromoteFollower", Some(&r.index));
+        self.answer(span, self.node.promote(&r.index)).await
+    }
+
+    async fn forget_follower(
+        &self,
+        request: Request<pb::ForgetFollowerRequest>,
+    ) -> Result<Response<pb::ForgetFollowerResponse>, Status> {
+        let r = request.into_inner();
+        let params = Params(r.params);
+        let span = self.span("ForgetFollower", Some(&r.index));
+        self.answer(span, self.node.forget_follower(&r.index, r.body, &params))
+            .await
+    }
+
+    async fn follow_info(
+        &self,
+        request: Request<pb::FollowInfoRequest>,
+    ) -> Result<Response<pb::FollowInfoResponse>, Status> {
+        let r = request.into_inner();
+        let params = Params(r.params);
+        let span = self.span("FollowInfo", Some(&r.index));
+        self.answer(span, self.node.follow_info(&r.index, &params))
+            .await
+    }
+
+    async fn follow_stats(
+        &self,
+        request: Request<pb::FollowStatsRequest>,
+    ) -> Result<Response<pb::FollowStatsResponse>, Status> {
+        let r = request.into_inner();
+        let params = Params(r.params);
+        let span = self.span("FollowStats", Some(&r.index));
+        self.answer(span, self.node.follow_stats(&r.index, &params))
+            .await
+    }
+
+    async fn ccr_stats(
+        &self,
+        request: Request<pb::CcrStatsRequest>,
+    ) -> Result<Response<pb::CcrStatsResponse>, Status> {
+        let r = request.into_inner();
+        let params = Params(r.params);
+        let span = self.span("CcrStats", None);
+        self.answer(span, self.node.ccr_stats(&params)).await
+    }
+
+    async fn put_auto_follow_pattern(
+        &self,
+        request: Request<pb::PutAutoFollowPatternRequest>,
+    ) -> Result<Response<pb::PutAutoFollowPatternResponse>, Status> {
+        let r = request.into_inner();
+        let span = self.span("PutAutoFollowPattern", None);
+        self.answer(span, self.node.put_auto_follow(&r.name, r.body))
+            .await
+    }
+
+    async fn get_auto_follow_pattern(
+        &self,
+        request: Request<pb::GetAutoFollowPatternRequest>,
+    ) -> Result<Response<pb::GetAutoFollowPatternResponse>, Status> {
+        let r = request.into_inner();
+        let span = self.span("GetAutoFollowPattern", None);
+        self.answer(span, self.node.get_auto_follow(r.name.as_deref()))
+            .await
+    }
+
+    async fn delete_auto_follow_pattern(
+        &self,
+        request: Request<pb::DeleteAutoFollowPatternRequest>,
+    ) -> Result<Response<pb::DeleteAutoFollowPatternResponse>, Status> {
+        let r = request.into_inner();
+        let span = self.span("DeleteAutoFollowPattern", None);
+        self.answer(span, self.node.delete_auto_follow(&r.name))
+            .await
+    }
+
+    async fn pause_auto_follow_pattern(
+        &self,
+        request: Request<pb::PauseAutoFollowPatternRequest>,
+    ) -> Result<Response<pb::PauseAutoFollowPatternResponse>, Status> {
+        let r = request.into_inner();
+        let span = self.span("PauseAutoFollowPattern", None);
+        self.answer(span, self.node.set_auto_follow_active(&r.name, false))
+            .await
+    }
+
+    async fn resume_auto_follow_pattern(
+        &self,
+        request: Request<pb::ResumeAutoFollowPatternRequest>,
+    ) -> Result<Response<pb::ResumeAutoFollowPatternResponse>, Status> {
+        let r = request.into_inner();
+        let span = self.span("ResumeAutoFollowPattern", None);
+        self.answer(span, self.node.set_auto_follow_active(&r.name, true))
+            .await
     }
 }
 
@@ -324,34 +445,6 @@ mod tests {
     use super::*;
     use crate::error::ApiError;
     use crate::node::ApiResponse;
-
-    #[test]
-    fn health_summary_reads_the_elasticsearch_fields() {
-        let body = json!({
-            "cluster_name": "ferry", "status": "yellow", "timed_out": false,
-            "number_of_nodes": 1, "number_of_data_nodes": 1, "active_primary_shards": 3,
-            "active_shards": 3, "relocating_shards": 0, "initializing_shards": 0,
-            "unassigned_shards": 3
-        });
-        let h = health_summary(&body);
-        assert_eq!(h.cluster_name, "ferry");
-        assert_eq!(h.status(), pb::HealthStatus::Yellow);
-        assert_eq!(
-            (
-                h.number_of_nodes,
-                h.active_primary_shards,
-                h.unassigned_shards
-            ),
-            (1, 3, 3)
-        );
-    }
-
-    #[test]
-    fn health_summary_of_an_unknown_status_is_unspecified() {
-        let h = health_summary(&json!({"status": "purple", "active_shards": -1}));
-        assert_eq!(h.status(), pb::HealthStatus::Unspecified);
-        assert_eq!(h.active_shards, 0);
-    }
 
     #[test]
     fn reply_keeps_non_error_statuses() {

@@ -1,9 +1,12 @@
 //! Request bodies from command-line input: where the bytes come from (`@file`, `-`, a
-//! literal) and the two bodies ferryctl edits (create-index settings, search).
+//! literal) and the two bodies ferryctl edits (create-index settings, search); the
+//! remote-cluster and CCR bodies are in `ccr`.
 //!
 //! Bodies the user gives whole (documents, bulk NDJSON, a create-index body without flags)
 //! pass through untouched: the server validates them and answers Elasticsearch errors.
 //! Nothing here talks to the network.
+
+pub mod ccr;
 
 use std::path::PathBuf;
 

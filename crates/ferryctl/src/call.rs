@@ -1,7 +1,10 @@
 //! From a parsed command to one admin rpc, and from the rpc to its answer.
 //!
-//! [`plan`] reads the command's input and builds the request (no network); [`execute`]
-//! sends it. Neither prints anything: rendering is in `render`.
+//! [`plan`] reads the command's input and builds the request (no network; the remote and
+//! CCR commands are planned in `ccr`); [`execute`] sends it. Neither prints anything:
+//! rendering is in `render`.
+
+mod ccr;
 
 use std::collections::HashMap;
 
@@ -25,6 +28,14 @@ pub enum View {
     Search,
     /// Bulk summary and failed items.
     Bulk,
+    /// `_remote/info`: one row per remote cluster.
+    RemoteList,
+    /// `_ccr/info`: one row per follower index.
+    FollowInfo,
+    /// `_ccr/stats` (of indices or the cluster): one row per follower shard.
+    FollowStats,
+    /// Auto-follow patterns: one row per pattern.
+    AutoFollow,
     /// No table: the JSON body.
     Json,
 }
@@ -43,6 +54,22 @@ pub enum Rpc {
     DeleteDocument(pb::DeleteDocumentRequest),
     Bulk(pb::BulkRequest),
     Search(pb::SearchRequest),
+    PutClusterSettings(pb::PutClusterSettingsRequest),
+    RemoteInfo(pb::RemoteInfoRequest),
+    PutFollow(pb::PutFollowRequest),
+    PauseFollow(pb::PauseFollowRequest),
+    ResumeFollow(pb::ResumeFollowRequest),
+    Unfollow(pb::UnfollowRequest),
+    PromoteFollower(pb::PromoteFollowerRequest),
+    ForgetFollower(pb::ForgetFollowerRequest),
+    FollowInfo(pb::FollowInfoRequest),
+    FollowStats(pb::FollowStatsRequest),
+    CcrStats(pb::CcrStatsRequest),
+    PutAutoFollowPattern(pb::PutAutoFollowPatternRequest),
+    GetAutoFollowPattern(pb::GetAutoFollowPatternRequest),
+    DeleteAutoFollowPattern(pb::DeleteAutoFollowPatternRequest),
+    PauseAutoFollowPattern(pb::PauseAutoFollowPatternRequest),
+    ResumeAutoFollowPattern(pb::ResumeAutoFollowPatternRequest),
 }
 
 /// A planned call: the rpc and how to show its answer.
@@ -170,6 +197,8 @@ pub fn plan(command: &Command, params: HashMap<String, String>) -> anyhow::Resul
             };
             (Rpc::Search(req), View::Search)
         }
+        Command::Remote(cmd) => ccr::plan_remote(cmd, params)?,
+        Command::Ccr(cmd) => ccr::plan_ccr(cmd, params)?,
     };
     Ok(Call { rpc, view })
 }
@@ -198,6 +227,22 @@ pub async fn execute(client: &mut AdminClient<Channel>, rpc: Rpc) -> Result<Repl
         Rpc::DeleteDocument(r) => send!(delete_document, r),
         Rpc::Bulk(r) => send!(bulk, r),
         Rpc::Search(r) => send!(search, r),
+        Rpc::PutClusterSettings(r) => send!(put_cluster_settings, r),
+        Rpc::RemoteInfo(r) => send!(remote_info, r),
+        Rpc::PutFollow(r) => send!(put_follow, r),
+        Rpc::PauseFollow(r) => send!(pause_follow, r),
+        Rpc::ResumeFollow(r) => send!(resume_follow, r),
+        Rpc::Unfollow(r) => send!(unfollow, r),
+        Rpc::PromoteFollower(r) => send!(promote_follower, r),
+        Rpc::ForgetFollower(r) => send!(forget_follower, r),
+        Rpc::FollowInfo(r) => send!(follow_info, r),
+        Rpc::FollowStats(r) => send!(follow_stats, r),
+        Rpc::CcrStats(r) => send!(ccr_stats, r),
+        Rpc::PutAutoFollowPattern(r) => send!(put_auto_follow_pattern, r),
+        Rpc::GetAutoFollowPattern(r) => send!(get_auto_follow_pattern, r),
+        Rpc::DeleteAutoFollowPattern(r) => send!(delete_auto_follow_pattern, r),
+        Rpc::PauseAutoFollowPattern(r) => send!(pause_auto_follow_pattern, r),
+        Rpc::ResumeAutoFollowPattern(r) => send!(resume_auto_follow_pattern, r),
     })
 }
 

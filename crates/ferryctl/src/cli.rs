@@ -1,9 +1,16 @@
 //! The command line: global options and subcommands (clap derive).
 //!
-//! Only the grammar lives here; reading files, building request bodies and calling the
-//! server are in `plan` and `client`, rendering in `render`.
+//! Only the grammar lives here (the remote-cluster and CCR commands in `ccr`); reading
+//! files, building request bodies and calling the server are in `call` and `body`,
+//! rendering in `render`.
+
+mod ccr;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+pub use self::ccr::{
+    AutoFollowCommand, CcrCommand, ForgetFollower, RemoteCommand, RemoteMode, RemoteSet,
+};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -27,6 +34,9 @@ pub struct Cli {
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
     /// A query parameter as REST takes it, repeatable (e.g. `-p refresh=true -p routing=a`).
+    /// For `ccr follow`, `ccr resume` and `ccr auto-follow put`, follow parameters
+    /// (`-p max_read_request_operation_count=1000`, `-p read_poll_timeout=30s`, ...) go into
+    /// the request body instead.
     #[arg(long = "param", short = 'p', global = true, value_name = "KEY=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
     /// Seconds to wait for the connection and for each answer.
@@ -42,7 +52,8 @@ pub struct Cli {
 pub enum Output {
     /// The JSON body, pretty-printed.
     Json,
-    /// A table for health, index lists, search hits and bulk results; JSON otherwise.
+    /// A table for health, index lists, search hits, bulk results, remote clusters and
+    /// CCR info, stats and auto-follow patterns; JSON otherwise.
     Table,
 }
 
@@ -84,6 +95,12 @@ pub enum Command {
         #[arg(long)]
         from: Option<u64>,
     },
+    /// Define, remove and list remote clusters.
+    #[command(subcommand)]
+    Remote(RemoteCommand),
+    /// Cross-cluster replication: follow, pause, resume, stats, auto-follow, ...
+    #[command(subcommand)]
+    Ccr(CcrCommand),
 }
 
 /// `ferryctl index ...`.

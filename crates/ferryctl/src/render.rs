@@ -1,8 +1,11 @@
 //! Turns answers into text: pretty JSON, or tables for health, index lists, search hits and
-//! bulk results; and gRPC failures into one `<type>: <reason>` line.
+//! bulk results (and, in `ccr`, remote clusters and CCR answers); and gRPC failures into
+//! one `<type>: <reason>` line.
 //!
 //! Output is deterministic (key order as the server sent it, no colours, no terminal-width
 //! guessing) so scripts and tests can rely on it. Pure functions: nothing here prints.
+
+mod ccr;
 
 use serde_json::{Map, Value};
 use tonic::Status;
@@ -25,6 +28,10 @@ pub fn render(view: View, output: Output, body: &[u8]) -> String {
         (Output::Table, View::IndexList) => index_table(&json),
         (Output::Table, View::Search) => search_table(&json),
         (Output::Table, View::Bulk) => bulk_table(&json),
+        (Output::Table, View::RemoteList) => ccr::remote_table(&json),
+        (Output::Table, View::FollowInfo) => ccr::follow_info_table(&json),
+        (Output::Table, View::FollowStats) => ccr::follow_stats_table(&json),
+        (Output::Table, View::AutoFollow) => ccr::auto_follow_table(&json),
     };
     with_newline(table.unwrap_or_else(|| pretty(&json)))
 }
