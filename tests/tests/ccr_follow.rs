@@ -6,20 +6,11 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use ferry_tests::{Http, TestNode, wait_until};
+use ferry_tests::{Http, wait_until};
 use serde_json::{Value, json};
 
 /// A hang guard for replication to converge (never a speed check).
 const WAIT: Duration = ferry_tests::ccr::CCR_WAIT;
-
-async fn node(cluster: &str) -> Result<TestNode> {
-    ferry_tests::install_crypto_provider();
-    TestNode::builder()
-        .arg("--cluster-name")
-        .arg(cluster)
-        .start()
-        .await
-}
 
 /// `(seq_no, version, source)` of `index/_doc/id`, or `None` when not found.
 async fn doc(http: &Http, index: &str, id: &str) -> Option<(Value, Value, Value)> {
@@ -52,8 +43,8 @@ async fn converged(us: &Http, japan: &Http, ids: &[&str]) -> Result<()> {
 /// (it does), and the stats fields.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follower_converges_refuses_writes_pauses_and_resumes() -> Result<()> {
-    let us = node("us-cluster").await?;
-    let japan = node("japan-cluster").await?;
+    let us = ferry_tests::ccr::cluster_node("us-cluster").await?;
+    let japan = ferry_tests::ccr::cluster_node("japan-cluster").await?;
 
     us.put(
         "/products",

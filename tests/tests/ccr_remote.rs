@@ -7,20 +7,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 use ferry_tests::es::assert_es_error_mentions;
-use ferry_tests::{Http, TestNode, wait_until};
+use ferry_tests::{Http, wait_until};
 use serde_json::{Value, json};
 
 /// A generous hang guard for connection state changes (never a speed check).
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn node(cluster: &str) -> Result<TestNode> {
-    ferry_tests::install_crypto_provider();
-    TestNode::builder()
-        .arg("--cluster-name")
-        .arg(cluster)
-        .start()
-        .await
-}
 
 async fn remote_info(http: &Http) -> Value {
     match http.get("/_remote/info").await {
@@ -44,8 +35,8 @@ async fn wait_connected(http: &Http, alias: &str, connected: bool) -> Result<()>
 /// call; `null` removes the alias.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_connects_follows_the_remote_and_is_removed_by_null() -> Result<()> {
-    let mut us = node("us-cluster").await?;
-    let japan = node("japan-cluster").await?;
+    let mut us = ferry_tests::ccr::cluster_node("us-cluster").await?;
+    let japan = ferry_tests::ccr::cluster_node("japan-cluster").await?;
     let seed = format!("127.0.0.1:{}", us.transport_port());
 
     let put = japan
@@ -120,8 +111,8 @@ async fn remote_connects_follows_the_remote_and_is_removed_by_null() -> Result<(
 /// and reconnect by themselves; transient ones are gone after it, as in ES.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_settings_survive_a_restart_and_transient_ones_do_not() -> Result<()> {
-    let us = node("us-cluster").await?;
-    let mut japan = node("japan-cluster").await?;
+    let us = ferry_tests::ccr::cluster_node("us-cluster").await?;
+    let mut japan = ferry_tests::ccr::cluster_node("japan-cluster").await?;
     let seed = format!("127.0.0.1:{}", us.transport_port());
     japan
         .put(
@@ -154,7 +145,7 @@ async fn persistent_settings_survive_a_restart_and_transient_ones_do_not() -> Re
 /// changes nothing, even when part of it was valid.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_settings_are_refused_and_change_nothing() -> Result<()> {
-    let japan = node("japan-cluster").await?;
+    let japan = ferry_tests::ccr::cluster_node("japan-cluster").await?;
     let cases = [
         (
             json!({"persistent": {"cluster.remote.a.seeds": ["127.0.0.1:x"]}}),

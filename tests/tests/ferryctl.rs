@@ -6,8 +6,6 @@
 //! The CLI's JSON layout is its own; the tests check its *content* (the document, the index
 //! name, the hit) and cross-check every change through the REST API.
 
-use std::time::Duration;
-
 use anyhow::Result;
 use ferry_tests::es::{cat_rows, contains_value};
 use ferry_tests::ops::{count, create_index};
@@ -168,25 +166,13 @@ async fn an_unreachable_node_is_an_error() -> Result<()> {
     Ok(())
 }
 
-/// A hang guard for replication to converge (never a speed check; `ccr_follow.rs` says
-/// why it is generous).
-const CCR_WAIT: Duration = Duration::from_secs(120);
-
-/// Starts a node of the named cluster.
-async fn cluster_node(cluster: &str) -> Result<TestNode> {
-    ferry_tests::install_crypto_provider();
-    TestNode::builder()
-        .arg("--cluster-name")
-        .arg(cluster)
-        .start()
-        .await
-}
+use ferry_tests::ccr::CCR_WAIT;
 
 /// The `us-cluster` leader with `products` (one document), and the `japan-cluster`
 /// follower whose remote `leader` (set with `ferryctl remote set`) is connected.
 async fn leader_and_follower() -> Result<(TestNode, TestNode)> {
-    let us = cluster_node("us-cluster").await?;
-    let japan = cluster_node("japan-cluster").await?;
+    let us = ferry_tests::ccr::cluster_node("us-cluster").await?;
+    let japan = ferry_tests::ccr::cluster_node("japan-cluster").await?;
     let seed = format!("127.0.0.1:{}", us.transport_port());
     let set = japan
         .ctl()?

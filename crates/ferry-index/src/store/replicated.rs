@@ -14,8 +14,8 @@
 //! callers do) and does not feed the search index (it returns the changes).
 
 use super::apply::Tables;
-use super::records::{HistoryRecord, ReplicaTracker, ShardState, db_err, encode};
-use crate::command::{OpKind, SearchChange};
+use super::records::{ReplicaTracker, ShardState, db_err, encode};
+use crate::command::SearchChange;
 use crate::versioning::DocVersion;
 use crate::{ReplicatedOp, ReplicatedOutcome, Result};
 
@@ -89,19 +89,7 @@ impl Tables<'_> {
         changes: &mut Vec<SearchChange>,
     ) -> Result<()> {
         let deleted = op.source.is_none();
-        let rec = HistoryRecord {
-            id: &op.id,
-            primary_term: op.primary_term,
-            version: op.version,
-            kind: if deleted {
-                OpKind::Delete
-            } else {
-                OpKind::Index
-            },
-            source: op.source.as_deref(),
-            timestamp_millis: op.timestamp_millis,
-            routing: if deleted { None } else { op.routing.as_deref() },
-        };
+        let rec = super::restore::history_record(op);
         self.history
             .insert(op.seq_no, encode(&rec)?.as_slice())
             .map_err(db_err)?;

@@ -198,8 +198,8 @@ impl Tables<'_> {
     }
 }
 
-/// The history entry of a copy record.
-fn history_record(op: &ReplicatedOp) -> HistoryRecord<'_> {
+/// The history entry of a leader operation (a copy record or a replicated op).
+pub(super) fn history_record(op: &ReplicatedOp) -> HistoryRecord<'_> {
     let deleted = op.source.is_none();
     HistoryRecord {
         id: &op.id,

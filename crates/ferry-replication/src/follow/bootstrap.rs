@@ -273,14 +273,14 @@ impl CopyFetch {
             let limit = usize::try_from(self.settings.max_concurrent_chunks().max(1)).unwrap_or(1);
             while failure.is_none() && in_flight.len() < limit {
                 let Some(i) = queue.pop_front() else { break };
-                let Some((_, len)) = session.chunk_range(i) else {
+                let Some((_, len)) = session.chunk_range(i as u64) else {
                     continue;
                 };
                 self.throttle.acquire(len).await;
                 if std::mem::replace(&mut staged.requested[i], true) {
                     self.stats.lock().chunks_retried += 1;
                 }
-                let (channel, id) = (channel.clone(), session.id.clone());
+                let (channel, id) = (channel.clone(), session.session_id.clone());
                 in_flight.spawn(async move {
                     let r =
                         leader_client::get_copy_chunk(channel, &id, i as u64, max_message, timeout)
@@ -302,7 +302,7 @@ impl CopyFetch {
             };
             match answer {
                 Ok((data, crc)) => {
-                    let Some((offset, len)) = session.chunk_range(i) else {
+                    let Some((offset, len)) = session.chunk_range(i as u64) else {
                         continue;
                     };
                     let want = session.chunk_crc32[i];
@@ -371,7 +371,7 @@ impl CopyFetch {
         let Some(channel) = (self.channels)() else {
             return;
         };
-        let id = &staged.session.id;
+        let id = &staged.session.session_id;
         match leader_client::close_copy_session(channel, id, self.settings.action_timeout()).await {
             Ok(()) => debug!(session = %id, "bootstrap copy session closed"),
             Err(s) => {

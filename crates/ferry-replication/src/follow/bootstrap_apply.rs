@@ -60,11 +60,11 @@ impl CopyFetch {
             }
             reader = Some(r);
             applied += batch.len() as u64;
-            self.retrying(|| shard.restore_batch(&session.id, batch.clone()))
+            self.retrying(|| shard.restore_batch(&session.session_id, batch.clone()))
                 .await?;
         }
         let checkpoints = self
-            .retrying(|| shard.finish_restore(&session.id, session.checkpoint))
+            .retrying(|| shard.finish_restore(&session.session_id, session.checkpoint))
             .await?;
         info!(
             docs = applied,

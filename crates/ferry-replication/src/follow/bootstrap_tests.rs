@@ -260,7 +260,7 @@ async fn a_chunk_corrupted_on_the_way_is_fetched_again() {
 async fn a_copy_damaged_on_the_leader_is_replaced_by_a_new_session() {
     let setup = Setup::new(800, "c", 4096).await;
     let mut fetch = setup.fetch(setup.leader.addr);
-    let first = fetch.open().await.unwrap().id.clone();
+    let first = fetch.open().await.unwrap().session_id.clone();
     let path = setup.leader.sessions.dir().join(format!("{first}.copy"));
     let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
     std::os::unix::fs::FileExt::write_all_at(&file, b"garbage", 100).unwrap();
@@ -272,7 +272,7 @@ async fn a_copy_damaged_on_the_leader_is_replaced_by_a_new_session() {
         u64::from(super::bootstrap::MAX_CRC_MISMATCHES)
     );
     assert_eq!(s.sessions_opened, 2);
-    assert_ne!(fetch.session().map(|s| s.id.clone()), Some(first));
+    assert_ne!(fetch.session().map(|s| s.session_id.clone()), Some(first));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,43 +49,9 @@ pub struct ReadAnswer {
     pub history_uuid: String,
 }
 
-/// A bootstrap copy session the leader pinned, as `OpenCopySession` described it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CopySession {
-    /// The session id.
-    pub id: String,
-    /// Every seq_no up to here is in the copy (-1: an empty shard).
-    pub checkpoint: i64,
-    /// The leader shard's max seq_no at the copy.
-    pub max_seq_no: i64,
-    /// The leader shard's history UUID.
-    pub history_uuid: String,
-    /// The leader index's mapping version, at least that of the copy's documents.
-    pub mapping_version: u64,
-    /// The leader index's settings version.
-    pub settings_version: u64,
-    /// Length of the copy.
-    pub total_bytes: u64,
-    /// Bytes per chunk.
-    pub chunk_size: u64,
-    /// CRC-32 of each chunk.
-    pub chunk_crc32: Vec<u32>,
-    /// Documents in the copy.
-    pub docs: u64,
-    /// The leader index's mapping (ES JSON), at least that of the copy's documents.
-    pub mapping: Value,
-}
-
-impl CopySession {
-    /// Offset and length of chunk `i`, if there is one.
-    pub fn chunk_range(&self, i: usize) -> Option<(u64, u64)> {
-        let offset = (i as u64).checked_mul(self.chunk_size)?;
-        (i < self.chunk_crc32.len()).then(|| {
-            let len = self.total_bytes.saturating_sub(offset);
-            (offset, self.chunk_size.min(len))
-        })
-    }
-}
+/// A bootstrap copy session the leader pinned, as `OpenCopySession` described it: the
+/// same description the leader keeps.
+pub use crate::leader::CopyDescription as CopySession;
 
 /// Whether a failed copy-session call says the leader does not hold the session (it
 /// expired, was closed, or the leader restarted).
@@ -219,7 +185,7 @@ pub async fn open_copy_session(
         )));
     }
     let session = CopySession {
-        id: r.session_id,
+        session_id: r.session_id,
         checkpoint: r.checkpoint,
         max_seq_no: r.max_seq_no,
         history_uuid: r.history_uuid,
