@@ -250,6 +250,25 @@ async fn promote_turns_a_follower_into_a_writable_index() -> Result<()> {
     assert_eq!(count.body["count"], json!(21), "{count}");
     let info = japan.get("/users-copy/_ccr/info").await?;
     assert_eq!(info.body, json!({"follower_indices": []}), "{info}");
+    // A paused, closed follower is promoted too (the steps already done are skipped).
+    follow(&japan, "users-closed", "users").await?;
+    converge(&us, "users", &japan, "users-closed").await?;
+    japan
+        .post_empty("/users-closed/_ccr/pause_follow")
+        .await?
+        .assert_status(200);
+    japan
+        .post_empty("/users-closed/_close")
+        .await?
+        .assert_status(200);
+    japan
+        .post_empty("/users-closed/_ccr/promote")
+        .await?
+        .assert_status(200);
+    let r = japan
+        .put("/users-closed/_doc/new", &json!({"k": "new"}))
+        .await?;
+    assert_eq!(r.status, 201, "{r}");
     let again = japan.post_empty("/users-copy/_ccr/promote").await?;
     assert_eq!(
         again.error_type(),

@@ -116,14 +116,17 @@ impl Node {
     }
 
     /// `POST /<follower>/_ccr/promote`: pause, close, unfollow and open as one call.
+    /// A follower that is already paused or closed skips those steps.
     pub async fn promote(&self, follower: &str) -> ApiResult {
-        self.require(follower)?;
+        let entry = self.require(follower)?;
         if !self.follows.lock().contains_key(follower) {
             return Err(not_a_follower(follower));
         }
         self.pause_tasks(follower).await?;
         let params = Params::default();
-        self.close_index(follower, &params).await?;
+        if entry.is_open() {
+            self.close_index(follower, &params).await?;
+        }
         let unfollowed = self.unfollow(follower).await;
         self.open_index(follower, &params).await?;
         match unfollowed {
