@@ -44,8 +44,7 @@ async fn large_leader_is_copied_resumes_after_a_cut_then_streams() -> Result<()>
         .put(
             "/_cluster/settings",
             &json!({"persistent": {"cluster": {"remote": {"leader": {"seeds": [seed]}}}},
-                "transient": {"ccr.indices.recovery.max_bytes_per_sec": "4mb",
-                    "ccr.indices.recovery.chunk_size": "64kb"}}),
+                "transient": {"ccr.indices.recovery.chunk_size": "64kb"}}),
         )
         .await?
         .assert_status(200);
@@ -57,6 +56,14 @@ async fn large_leader_is_copied_resumes_after_a_cut_then_streams() -> Result<()>
     })
     .await?;
 
+    // The leader serves chunks slowly, so chunk requests are in flight when the proxy
+    // cuts the connections (a follower waiting on its own throttle has none).
+    us.put(
+        "/_cluster/settings",
+        &json!({"transient": {"ccr.indices.recovery.max_bytes_per_sec": "2mb"}}),
+    )
+    .await?
+    .assert_status(200);
     leader_index(&us, "big", json!({"index": {"number_of_shards": 1}})).await?;
     for batch in 0..100 {
         bulk_ok(&us, "/big/_bulk", &bulk_lines("b", batch * 1000, 1000)).await?;
@@ -77,8 +84,17 @@ async fn large_leader_is_copied_resumes_after_a_cut_then_streams() -> Result<()>
         b["state"] == json!("copying") && b["chunks_fetched"].as_u64().unwrap_or(0) > 2
     })
     .await?;
-    let cut = proxy.cut();
-    assert!(cut > 0, "no open connection to cut");
+    // Cut until a chunk request was caught in flight (normally the first cut does).
+    let mut cuts = 0;
+    loop {
+        cuts += proxy.cut();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let b = bootstrap_state(&japan, "big-copy").await;
+        if b["chunks_retried"].as_u64().unwrap_or(0) > 0 || b["state"] != json!("copying") {
+            break;
+        }
+    }
+    assert!(cuts > 0, "no open connection to cut");
     let done: Value = wait_for(CCR_WAIT, "the copy completes", || async {
         let b = bootstrap_state(&japan, "big-copy").await;
         (b["state"] == json!("done")).then_some(b)
