@@ -16,7 +16,6 @@
 use super::apply::Tables;
 use super::records::{ReplicaTracker, ShardState, db_err, encode};
 use crate::command::SearchChange;
-use crate::versioning::DocVersion;
 use crate::{ReplicatedOp, ReplicatedOutcome, Result};
 
 /// Before a client write assigns seq_nos on a former follower: seq_nos already taken
@@ -88,7 +87,6 @@ impl Tables<'_> {
         op: &ReplicatedOp,
         changes: &mut Vec<SearchChange>,
     ) -> Result<()> {
-        let deleted = op.source.is_none();
         let rec = super::restore::history_record(op);
         self.history
             .insert(op.seq_no, encode(&rec)?.as_slice())
@@ -104,32 +102,15 @@ impl Tables<'_> {
             self.superseded.insert(op.seq_no, ()).map_err(db_err)?;
             return Ok(());
         }
-        let row = DocVersion {
-            seq_no: op.seq_no,
-            primary_term: op.primary_term,
-            version: op.version,
-            deleted,
-        };
-        self.docs
-            .insert(op.id.as_str(), encode(&row)?.as_slice())
-            .map_err(db_err)?;
-        if let Some(prev) = &current {
-            self.superseded.insert(prev.seq_no, ()).map_err(db_err)?;
-        }
-        let was_live = DocVersion::live(current.as_ref()).is_some();
-        match (was_live, deleted) {
-            (false, false) => state.live_docs += 1,
-            (true, true) => state.live_docs = state.live_docs.saturating_sub(1),
-            _ => {}
-        }
-        changes.push(SearchChange {
-            seq_no: op.seq_no,
-            id: op.id.clone(),
-            source: op.source.clone(),
-            // Only an in-order operation may skip the delete-before-add: one above the
-            // checkpoint can already be in a search commit that claims less (see feed).
-            created: !was_live && op.seq_no == state.next_seq_no,
-        });
-        Ok(())
+        // Only an in-order operation may skip the delete-before-add: one above the
+        // checkpoint can already be in a search commit that claims less (see feed).
+        let in_order = op.seq_no == state.next_seq_no;
+        self.make_current(
+            state,
+            current.as_ref(),
+            op,
+            |was_live| !was_live && in_order,
+            changes,
+        )
     }
 }

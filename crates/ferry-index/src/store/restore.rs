@@ -76,12 +76,27 @@ impl Tables<'_> {
         op: &ReplicatedOp,
         changes: &mut Vec<SearchChange>,
     ) -> Result<()> {
-        let deleted = op.source.is_none();
         self.history
             .insert(op.seq_no, encode(&history_record(op))?.as_slice())
             .map_err(db_err)?;
         // Only a removed document's rewritten entry can be superseded at this seq_no.
         self.superseded.remove(op.seq_no).map_err(db_err)?;
+        // Restored seq_nos are far from the checkpoint: never skip the delete.
+        self.make_current(state, current, op, |_| false, changes)
+    }
+
+    /// Makes `op` (newer than `current`) the row of its id: the row, the superseded
+    /// previous entry, the live count and the search change. `created(was_live)` says
+    /// whether search may skip the delete-before-add. Shared by the replicated path.
+    pub(super) fn make_current(
+        &mut self,
+        state: &mut ShardState,
+        current: Option<&DocVersion>,
+        op: &ReplicatedOp,
+        created: impl FnOnce(bool) -> bool,
+        changes: &mut Vec<SearchChange>,
+    ) -> Result<()> {
+        let deleted = op.source.is_none();
         let row = DocVersion {
             seq_no: op.seq_no,
             primary_term: op.primary_term,
@@ -104,8 +119,7 @@ impl Tables<'_> {
             seq_no: op.seq_no,
             id: op.id.clone(),
             source: op.source.clone(),
-            // Restored seq_nos are far from the checkpoint: never skip the delete.
-            created: false,
+            created: created(was_live),
         });
         Ok(())
     }
