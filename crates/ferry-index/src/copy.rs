@@ -135,8 +135,18 @@ impl Shard {
     /// call from a blocking context). One redb read transaction is the view: writes
     /// applied meanwhile are not in it, and [`CopyInfo::checkpoint`] is that view's local
     /// checkpoint. Sources are streamed from the store, not buffered.
-    pub fn write_copy(&self, out: &mut dyn std::io::Write) -> Result<CopyInfo> {
-        self.copy_state(out)
+    pub fn write_copy(&self, out: &mut (dyn std::io::Write + Send)) -> Result<CopyInfo> {
+        self.copy_state(&mut [out])
+    }
+
+    /// [`Self::write_copy`] cut into `outs.len()` parts written by as many threads: the
+    /// parts concatenated in order are the copy, byte for byte (the documents are in
+    /// `_seq_no` order, part `i` holding the `i`-th of as many contiguous ranges).
+    pub fn write_copy_parts(
+        &self,
+        outs: &mut [&mut (dyn std::io::Write + Send)],
+    ) -> Result<CopyInfo> {
+        self.copy_state(outs)
     }
 
     /// Applies records of a copy under restore `session` (idempotent). One Raft entry:

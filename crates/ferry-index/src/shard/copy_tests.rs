@@ -212,7 +212,12 @@ async fn a_new_follower_restored_from_a_copy_holds_the_leader_and_follows_on() {
             .all(|r| r.seq_no <= 54 && r.timestamp_millis > 0)
     );
     let leader_docs = documents(&leader, 60);
-    let copied: Vec<Doc> = records.iter().cloned().map(record_doc).collect();
+    let mut copied: Vec<Doc> = records.iter().cloned().map(record_doc).collect();
+    assert!(
+        records.windows(2).all(|w| w[0].seq_no < w[1].seq_no),
+        "a copy is written in seq_no order"
+    );
+    copied.sort();
     assert_eq!(copied, leader_docs);
 
     let follower = create(&dir.path().join("follower"), true).await;

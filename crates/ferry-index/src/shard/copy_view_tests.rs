@@ -1,5 +1,6 @@
 //! A shard copy taken while writes are being applied is exactly the state at its
-//! checkpoint: nothing newer, nothing live at the checkpoint missing.
+//! checkpoint: nothing newer, nothing live at the checkpoint missing; written in parts by
+//! several threads, the parts together are that one view, in `_seq_no` order.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -71,20 +72,33 @@ async fn a_copy_taken_during_writes_is_the_state_at_its_checkpoint() {
         })
     };
     let mut copies = Vec::new();
-    for _ in 0..4 {
+    // One copy in one part, then copies cut into parts written by as many threads:
+    // their concatenation must be the same single view.
+    for parts in [1, 2, 3, 7] {
         let (info, bytes) = {
             let (leader, rounds) = (leader.clone(), rounds.clone());
             tokio::task::spawn_blocking(move || {
-                let mut out = Stalling {
-                    bytes: Vec::new(),
-                    rounds,
-                    stalled: false,
-                };
-                (leader.write_copy(&mut out).unwrap(), out.bytes)
+                let mut outs: Vec<Stalling> = (0..parts)
+                    .map(|_| Stalling {
+                        bytes: Vec::new(),
+                        rounds: rounds.clone(),
+                        stalled: false,
+                    })
+                    .collect();
+                let mut refs: Vec<&mut (dyn std::io::Write + Send)> = outs
+                    .iter_mut()
+                    .map(|o| o as &mut (dyn std::io::Write + Send))
+                    .collect();
+                let info = leader.write_copy_parts(&mut refs).unwrap();
+                (
+                    info,
+                    outs.into_iter().flat_map(|o| o.bytes).collect::<Vec<u8>>(),
+                )
             })
             .await
             .unwrap()
         };
+        assert_eq!(info.bytes, bytes.len() as u64);
         // Writes were applied while the copy's view was open: they are not in it.
         assert!(info.checkpoint < leader.local_checkpoint());
         let records: Vec<_> = CopyReader::new(bytes.as_slice())
@@ -119,7 +133,9 @@ async fn a_copy_taken_during_writes_is_the_state_at_its_checkpoint() {
             })
             .collect();
         assert!(records.iter().all(|r| r.seq_no as i64 <= info.checkpoint));
-        let got: Vec<Doc> = records.into_iter().map(record_doc).collect();
+        assert!(records.windows(2).all(|w| w[0].seq_no < w[1].seq_no));
+        let mut got: Vec<Doc> = records.into_iter().map(record_doc).collect();
+        got.sort();
         assert_eq!(got, want, "copy at checkpoint {}", info.checkpoint);
         assert_eq!(info.max_seq_no, info.checkpoint);
     }

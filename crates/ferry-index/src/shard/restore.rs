@@ -15,8 +15,11 @@ use crate::{CopyInfo, IndexError, ReplicatedOp, ReplicatedOutcome, Result};
 
 impl Shard {
     /// Writes every live document of one consistent view of the state (blocking).
-    pub(crate) fn copy_state(&self, out: &mut dyn std::io::Write) -> Result<CopyInfo> {
-        self.core.store.write_copy(out)
+    pub(crate) fn copy_state(
+        &self,
+        outs: &mut [&mut (dyn std::io::Write + Send)],
+    ) -> Result<CopyInfo> {
+        self.core.store.write_copy_parts(outs)
     }
 
     /// Proposes one restore entry and answers its outcome.

@@ -3,7 +3,11 @@
 //!
 //! One read transaction gives the view (redb's MVCC: the state machine keeps applying
 //! meanwhile), so the documents, the local checkpoint and the max seq_no all come from
-//! the same applied Raft entry. Each record is encoded from borrowed data straight into
+//! the same applied Raft entry. The documents are the history entries no later operation
+//! superseded, minus tombstones: one ascending scan of `history` merged with one of
+//! `superseded`, so every page is read once and in order (looking each live id's entry up
+//! by its `docs` row instead reads history pages at random, and a shard larger than the
+//! page cache then reads them many times over). Each record is encoded from borrowed data straight into
 //! the output ([`CopyRecord`] has `ReplicatedOp`'s postcard layout), so a source is read
 //! from redb's page and written once, never copied into an owned buffer. The record
 //! framing and reading it back are in `crate::copy`; this module knows nothing of
@@ -13,11 +17,12 @@ use std::io::Write;
 
 use redb::{ReadableDatabase, ReadableTable};
 use serde::Serialize;
+use tracing::warn;
 
 use super::StateStore;
 use super::records::{
-    DOCS, HISTORY, HistoryRecord, META, META_REPLICATED, META_STATE, ReplicaTracker, ShardState,
-    db_err, decode, decode_doc,
+    HISTORY, HistoryRecord, META, META_REPLICATED, META_STATE, ReplicaTracker, SUPERSEDED,
+    ShardState, db_err, decode,
 };
 use crate::{CopyInfo, IndexError, Result};
 
@@ -58,7 +63,16 @@ pub(crate) fn write_record(out: &mut impl Write, rec: &CopyRecord<'_>) -> Result
 
 impl StateStore {
     /// Writes every live document of one consistent view to `out` (blocking IO).
-    pub fn write_copy(&self, out: &mut dyn Write) -> Result<CopyInfo> {
+    #[cfg(test)]
+    pub fn write_copy(&self, out: &mut (dyn Write + Send)) -> Result<CopyInfo> {
+        self.write_copy_parts(&mut [out])
+    }
+
+    /// Writes every live document of one consistent view as `outs.len()` parts, one
+    /// thread each: part `i` holds the documents of the `i`-th of as many contiguous
+    /// seq_no ranges, so the parts concatenated in order are byte for byte what
+    /// [`Self::write_copy`] writes. The sums in the answer are over all parts.
+    pub fn write_copy_parts(&self, outs: &mut [&mut (dyn Write + Send)]) -> Result<CopyInfo> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let (state, tracker) = {
             let meta = txn.open_table(META).map_err(db_err)?;
@@ -76,45 +90,41 @@ impl StateStore {
             };
             (state, tracker)
         };
-        let docs = txn.open_table(DOCS).map_err(db_err)?;
         let history = txn.open_table(HISTORY).map_err(db_err)?;
-        let mut out = std::io::BufWriter::with_capacity(OUT_BUFFER, out);
+        let superseded = txn.open_table(SUPERSEDED).map_err(db_err)?;
+        let first = history.first().map_err(db_err)?.map(|(k, _)| k.value());
+        let last = history.last().map_err(db_err)?.map(|(k, _)| k.value());
+        let bounds = part_bounds(first.zip(last), outs.len());
+        let (tables, bounds) = ((&history, &superseded), &bounds);
+        let written: Vec<Result<(u64, u64)>> = std::thread::scope(|scope| {
+            let mut parts = outs.iter_mut().enumerate();
+            let head = parts.next();
+            let others: Vec<_> = parts
+                .map(|(i, out)| scope.spawn(move || write_part(tables, bounds[i], &mut **out)))
+                .collect();
+            let mut written: Vec<_> = head
+                .map(|(i, out)| write_part(tables, bounds[i], &mut **out))
+                .into_iter()
+                .collect();
+            written.extend(others.into_iter().map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(IndexError::Storage("a copy thread panicked".into())))
+            }));
+            written
+        });
         let (mut written_docs, mut bytes) = (0u64, 0u64);
-        for entry in docs.iter().map_err(db_err)? {
-            let (id, row) = entry.map_err(db_err)?;
-            let row = decode_doc(row.value())?;
-            if row.deleted {
-                continue;
-            }
-            let id = id.value();
-            let entry = history.get(row.seq_no).map_err(db_err)?.ok_or_else(|| {
-                IndexError::Storage(format!(
-                    "document [{id}] points at missing history entry {}",
-                    row.seq_no
-                ))
-            })?;
-            let rec: HistoryRecord<'_> = decode(entry.value(), "history")?;
-            let Some(source) = rec.source else {
-                return Err(IndexError::Storage(format!(
-                    "live document [{id}] points at a delete ({})",
-                    row.seq_no
-                )));
-            };
-            bytes += write_record(
-                &mut out,
-                &CopyRecord {
-                    seq_no: row.seq_no,
-                    primary_term: row.primary_term,
-                    version: row.version,
-                    id,
-                    routing: rec.routing,
-                    source: Some(source),
-                    timestamp_millis: rec.timestamp_millis,
-                },
-            )?;
-            written_docs += 1;
+        for part in written {
+            let (docs, part_bytes) = part?;
+            written_docs += docs;
+            bytes += part_bytes;
         }
-        out.flush().map_err(IndexError::storage)?;
+        if written_docs != state.live_docs {
+            warn!(
+                written_docs,
+                live_docs = state.live_docs,
+                "a shard copy holds a different number of documents than the shard counts"
+            );
+        }
         let checkpoint = state.local_checkpoint();
         let max_seq_no = tracker
             .max_seq_no
@@ -127,5 +137,103 @@ impl StateStore {
             bytes,
             history_uuid: self.identity.history_uuid.clone(),
         })
+    }
+}
+
+/// The seq_no range of each of `parts` parts of history spanning `span` (`None` past the
+/// last part or for an empty history): contiguous, ascending, together covering `span`.
+fn part_bounds(span: Option<(u64, u64)>, parts: usize) -> Vec<Option<(u64, u64)>> {
+    let parts = parts.max(1) as u64;
+    let Some((first, last)) = span else {
+        return vec![None; parts as usize];
+    };
+    let width = (last - first) / parts + 1;
+    (0..parts)
+        .map(|i| {
+            let start = first.saturating_add(i.saturating_mul(width));
+            (start <= last).then(|| (start, start.saturating_add(width - 1).min(last)))
+        })
+        .collect()
+}
+
+type CopyTables<'t> = (
+    &'t redb::ReadOnlyTable<u64, &'static [u8]>,
+    &'t redb::ReadOnlyTable<u64, ()>,
+);
+
+/// Writes the live documents with a seq_no in `range` (inclusive) to `out`, in seq_no
+/// order; answers the documents and bytes written.
+fn write_part(
+    (history, superseded): CopyTables<'_>,
+    range: Option<(u64, u64)>,
+    out: &mut dyn Write,
+) -> Result<(u64, u64)> {
+    let Some((from, to)) = range else {
+        return Ok((0, 0));
+    };
+    let mut superseded = superseded.range(from..=to).map_err(db_err)?;
+    let mut next_superseded = next_key(&mut superseded)?;
+    let mut out = std::io::BufWriter::with_capacity(OUT_BUFFER, out);
+    let (mut written_docs, mut bytes) = (0u64, 0u64);
+    for entry in history.range(from..=to).map_err(db_err)? {
+        let (seq_no, entry) = entry.map_err(db_err)?;
+        let seq_no = seq_no.value();
+        while next_superseded.is_some_and(|s| s < seq_no) {
+            next_superseded = next_key(&mut superseded)?;
+        }
+        if next_superseded == Some(seq_no) {
+            continue; // overwritten or deleted since
+        }
+        let rec: HistoryRecord<'_> = decode(entry.value(), "history")?;
+        // The current entry of a deleted id: its tombstone, not a document.
+        let Some(source) = rec.source else { continue };
+        bytes += write_record(
+            &mut out,
+            &CopyRecord {
+                seq_no,
+                primary_term: rec.primary_term,
+                version: rec.version,
+                id: rec.id,
+                routing: rec.routing,
+                source: Some(source),
+                timestamp_millis: rec.timestamp_millis,
+            },
+        )?;
+        written_docs += 1;
+    }
+    out.flush().map_err(IndexError::storage)?;
+    Ok((written_docs, bytes))
+}
+
+/// The next key of the superseded set.
+fn next_key(superseded: &mut redb::Range<'_, u64, ()>) -> Result<Option<u64>> {
+    let next = superseded.next().transpose().map_err(db_err)?;
+    Ok(next.map(|(key, _)| key.value()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::part_bounds;
+
+    #[test]
+    fn part_bounds_cut_the_span_into_contiguous_ranges() {
+        assert_eq!(part_bounds(None, 2), vec![None, None]);
+        assert_eq!(part_bounds(Some((0, 9)), 1), vec![Some((0, 9))]);
+        assert_eq!(
+            part_bounds(Some((0, 9)), 2),
+            vec![Some((0, 4)), Some((5, 9))]
+        );
+        assert_eq!(
+            part_bounds(Some((3, 12)), 3),
+            vec![Some((3, 6)), Some((7, 10)), Some((11, 12))]
+        );
+        assert_eq!(
+            part_bounds(Some((5, 6)), 4),
+            vec![Some((5, 5)), Some((6, 6)), None, None]
+        );
+        assert_eq!(part_bounds(Some((7, 7)), 0), vec![Some((7, 7))]);
+        let wide = part_bounds(Some((0, u64::MAX)), 3);
+        assert_eq!(wide.first().copied().flatten().map(|r| r.0), Some(0));
+        assert_eq!(wide.last().copied().flatten().map(|r| r.1), Some(u64::MAX));
     }
 }

@@ -1,8 +1,9 @@
 //! [`CopySessions`]: the leader side of CCR bootstrap ("remote recovery", spec `ccr.md`
 //! §6). A session pins a point-in-time copy of one leader shard for one bootstrapping
-//! follower: opening it writes the shard's live documents (`Shard::write_copy`) into a
-//! session file while computing a CRC-32 per chunk, so every checksum is known before the
-//! first chunk is served and the copy cannot change under the follower. Chunks are then
+//! follower: opening it writes the shard's live documents (`Shard::write_copy_parts`, one
+//! thread per core) into a session file, then computes a CRC-32 per chunk, so every
+//! checksum is known before the first chunk is served and the copy cannot change under
+//! the follower. Chunks are then
 //! positional reads of that file, in any order and as often as asked, paced by the node's
 //! shared [`Throttle`] (`ccr.indices.recovery.max_bytes_per_sec`).
 //!
@@ -21,7 +22,6 @@
 //! takes its lease before it opens a session), and the gRPC edge ([`super::service`]).
 
 use std::collections::HashMap;
-use std::io::BufWriter;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
@@ -34,7 +34,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{Instrument as _, debug, info, info_span, warn};
 
-use super::chunk_sums::ChunkSums;
+use super::chunk_sums::{self, copy_parts};
 use super::throttle::Throttle;
 use super::{LeaderError, LeaderShard, LeaderShards};
 use crate::recovery::RecoverySettings;
@@ -326,7 +326,7 @@ impl CopySessions {
         Ok(rx)
     }
 
-    /// Writes the copy into the session file, checksumming each chunk on the way, then
+    /// Writes the copy into the session file (in parts), checksums each chunk, then
     /// reads the index's metadata versions (so they are at least as new as the copy).
     async fn build(
         &self,
@@ -340,19 +340,10 @@ impl CopySessions {
         let shard = leader.shard().number();
         let target = path.clone();
         let written = tokio::task::spawn_blocking(move || {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&target)
-                .map_err(|e| storage("cannot create a copy session file", e))?;
-            let mut out = ChunkSums::new(BufWriter::with_capacity(1 << 20, file), chunk);
-            let info = leader.shard().write_copy(&mut out)?;
-            let (buffered, crcs, total) = out.finish();
-            let file = buffered
-                .into_inner()
-                .map_err(|e| storage("cannot write a copy session file", e.error()))?;
+            let (file, total, info) =
+                chunk_sums::write_parts(leader.shard(), &target, copy_parts())?;
+            let crcs = chunk_sums::chunk_crcs(&file, total, chunk)
+                .map_err(|e| storage("cannot read a copy session file", e))?;
             Ok::<_, LeaderError>((file, crcs, total, info))
         })
         .await
