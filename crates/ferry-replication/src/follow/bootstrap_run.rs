@@ -95,16 +95,7 @@ async fn bootstrap_lease(
     let channel = remotes
         .channel(&c.remote_cluster)
         .ok_or_else(|| not_connected(&c.remote_cluster))?;
-    let call = |retain: i64, renew: bool| {
-        leader_client::lease(
-            channel.clone(),
-            &c.leader_index,
-            c.shard,
-            &c.lease_id,
-            retain,
-            renew,
-        )
-    };
+    let call = |retain: i64, renew: bool| task_lease(&channel, c, retain, renew);
     let exists = match call(RETAIN_ALL, false).await {
         Ok(held) => return Ok(held),
         Err(s) => match es_type_of(&s).as_deref() {
@@ -144,6 +135,18 @@ async fn restore<S: FollowerShard>(
     Ok((session, checkpoints))
 }
 
+/// Adds (or, with `renew`, renews) the task's lease on its leader shard, retaining from
+/// `retain` on; answers the retaining seq_no the leader holds.
+async fn task_lease(
+    channel: &tonic::transport::Channel,
+    c: &ShardFollowConfig,
+    retain: i64,
+    renew: bool,
+) -> Result<i64, tonic::Status> {
+    let (index, id) = (&c.leader_index, &c.lease_id);
+    leader_client::lease(channel.clone(), index, c.shard, id, retain, renew).await
+}
+
 /// The 30s renewal while the copy runs: renew at the retaining seq_no the lease holds
 /// (re-adding it with `RETAIN_ALL` if it is gone).
 async fn renew_during_copy(remotes: &RemoteClusters, c: &ShardFollowConfig, retained: &mut i64) {
@@ -151,16 +154,7 @@ async fn renew_during_copy(remotes: &RemoteClusters, c: &ShardFollowConfig, reta
         debug!("remote cluster not connected, lease renewal skipped");
         return;
     };
-    let call = |retain: i64, renew: bool| {
-        leader_client::lease(
-            channel.clone(),
-            &c.leader_index,
-            c.shard,
-            &c.lease_id,
-            retain,
-            renew,
-        )
-    };
+    let call = |retain: i64, renew: bool| task_lease(&channel, c, retain, renew);
     match call(*retained, true).await {
         Ok(held) => *retained = held,
         Err(s) if es_type_of(&s).as_deref() == Some("retention_lease_not_found_exception") => {
