@@ -138,18 +138,6 @@ async fn restore(follower: &Shard, session: &str, records: &[ReplicatedOp]) {
     }
 }
 
-fn replicated(op: HistoryOp) -> ReplicatedOp {
-    ReplicatedOp {
-        seq_no: op.seq_no,
-        primary_term: op.primary_term,
-        version: op.version,
-        id: op.id,
-        routing: op.routing,
-        source: op.source,
-        timestamp_millis: op.timestamp_millis,
-    }
-}
-
 /// Applies the leader's history after `checkpoint` to the follower, as a follow task.
 async fn follow(leader: &Shard, follower: &Shard, checkpoint: i64) -> ReplicatedOutcome {
     let from = u64::try_from(checkpoint + 1).unwrap();
@@ -157,7 +145,7 @@ async fn follow(leader: &Shard, follower: &Shard, checkpoint: i64) -> Replicated
         .history(from, 10_000)
         .unwrap()
         .into_iter()
-        .map(replicated)
+        .map(ReplicatedOp::from)
         .collect();
     assert!(!ops.is_empty());
     follower.apply_replicated(ops).await.unwrap()

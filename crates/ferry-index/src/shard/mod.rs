@@ -64,6 +64,21 @@ pub struct HistoryOp {
     pub routing: Option<String>,
 }
 
+impl From<HistoryOp> for crate::ReplicatedOp {
+    /// The operation as a follower applies it, keeping every leader field.
+    fn from(op: HistoryOp) -> Self {
+        Self {
+            seq_no: op.seq_no,
+            primary_term: op.primary_term,
+            version: op.version,
+            id: op.id,
+            routing: op.routing,
+            source: op.source,
+            timestamp_millis: op.timestamp_millis,
+        }
+    }
+}
+
 /// Counters of one shard.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ShardStats {

@@ -94,18 +94,6 @@ impl Node {
     }
 }
 
-fn replicated(op: HistoryOp) -> ReplicatedOp {
-    ReplicatedOp {
-        seq_no: op.seq_no,
-        primary_term: op.primary_term,
-        version: op.version,
-        id: op.id,
-        routing: op.routing,
-        source: op.source,
-        timestamp_millis: op.timestamp_millis,
-    }
-}
-
 #[derive(Debug, Clone)]
 enum Step {
     Index(u8, Option<u8>),
@@ -183,7 +171,7 @@ proptest! {
         restart_after in prop::option::of((any::<prop::sample::Index>(), any::<bool>())),
     ) {
         let mut l = leader(&steps);
-        let ops: Vec<ReplicatedOp> = l.history().into_iter().map(replicated).collect();
+        let ops: Vec<ReplicatedOp> = l.history().into_iter().map(ReplicatedOp::from).collect();
         prop_assert_eq!(ops.len(), steps.len());
         // The leader's ops, some twice, in a seeded random order.
         let mut stream = ops.clone();
@@ -259,7 +247,7 @@ fn a_local_write_after_gaps_takes_a_seq_no_above_every_replicated_one() {
         Step::Index(2, None),
     ]);
     let mut f = Node::new();
-    let mut ops: Vec<ReplicatedOp> = l.history().into_iter().map(replicated).collect();
+    let mut ops: Vec<ReplicatedOp> = l.history().into_iter().map(ReplicatedOp::from).collect();
     let last = ops.pop().unwrap();
     let o = f.replicate(vec![last]);
     assert_eq!((o.local_checkpoint, o.max_seq_no), (-1, 2));

@@ -7,44 +7,14 @@ use proptest::prelude::*;
 
 use super::copy::{CopyRecord, write_record};
 use super::records::RESTORE_MARKS;
+use super::tests::Harness;
 use super::*;
 use crate::command::{ShardCommand, ShardResponse};
 use crate::{CopyReader, ReplicatedOp, ReplicatedOutcome};
 
-/// A state store fed Raft entries by hand.
-struct Node {
-    store: StateStore,
-    index: u64,
-    _dir: tempfile::TempDir,
-}
-
-impl Node {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::create(&dir.path().join("state.redb"), 0).unwrap();
-        Self {
-            store,
-            index: 0,
-            _dir: dir,
-        }
-    }
-
-    fn apply(&mut self, cmd: ShardCommand) -> (ShardResponse, Vec<SearchChange>) {
-        self.index += 1;
-        let item = ApplyItem {
-            position: RaftPosition {
-                term: 7,
-                node_id: 1,
-                index: self.index,
-            },
-            payload: ApplyPayload::Command(cmd),
-        };
-        let (mut responses, changes) = self.store.apply(vec![item]).unwrap();
-        (responses.remove(0), changes)
-    }
-
+impl Harness {
     fn outcome(&mut self, cmd: ShardCommand) -> (ReplicatedOutcome, Vec<SearchChange>) {
-        match self.apply(cmd) {
+        match self.apply_entry(cmd) {
             (ShardResponse::Restored(o) | ShardResponse::Replicated(o), changes) => (o, changes),
             other => panic!("unexpected {other:?}"),
         }
@@ -108,7 +78,7 @@ fn op(seq_no: u64, id: &str, source: Option<&str>) -> ReplicatedOp {
 
 #[test]
 fn a_retried_batch_changes_nothing_and_newer_rows_are_kept() {
-    let mut n = Node::new();
+    let mut n = Harness::new();
     // The follower already has "x" as copied and a newer "b" than the copy.
     n.replicate(&[
         op(0, "b", Some(r#"{"old":1}"#)),
@@ -148,7 +118,7 @@ fn a_retried_batch_changes_nothing_and_newer_rows_are_kept() {
 
 #[test]
 fn finishing_removes_what_the_session_did_not_write_and_hides_older_history() {
-    let mut n = Node::new();
+    let mut n = Harness::new();
     // A stale follower: d0..d3 at seq_nos 0..3, then d1 deleted at 4; checkpoint 4.
     let stale: Vec<_> = (0..4)
         .map(|i| op(i, &format!("d{i}"), Some(r#"{"old":1}"#)))
@@ -233,7 +203,7 @@ fn finishing_removes_what_the_session_did_not_write_and_hides_older_history() {
 
 #[test]
 fn finishing_keeps_pending_seq_nos_above_the_checkpoint_only() {
-    let mut n = Node::new();
+    let mut n = Harness::new();
     // Processed out of order: 0, then 3, 6 and 11 above the checkpoint.
     n.replicate(&[
         op(0, "a", Some("{}")),
@@ -263,7 +233,7 @@ fn finishing_keeps_pending_seq_nos_above_the_checkpoint_only() {
 
 #[test]
 fn an_empty_finish_only_clears_marks() {
-    let mut n = Node::new();
+    let mut n = Harness::new();
     n.restore("gone", &[op(4, "a", Some("{}"))]);
     assert_eq!(n.marks(), 1);
     let (o, changes) = n.finish("s", -1);
@@ -279,7 +249,7 @@ fn an_empty_finish_only_clears_marks() {
 
 #[test]
 fn a_copy_is_every_live_document_with_its_history_fields() {
-    let mut n = Node::new();
+    let mut n = Harness::new();
     n.replicate(&[
         op(0, "a", Some(r#"{"a":1}"#)),
         op(1, "b", Some(r#"{"b":1}"#)),

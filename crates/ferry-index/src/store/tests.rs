@@ -10,14 +10,15 @@ use super::*;
 use crate::command::{AppliedWrite, OpError, ShardCommand, ShardResponse};
 use crate::{Conditions, DeleteOp, IndexOp, UpdateOp, WriteOp, WriteResult};
 
-struct Harness {
-    store: StateStore,
+/// A state store fed Raft entries by hand (shared with the other store tests).
+pub(super) struct Harness {
+    pub(super) store: StateStore,
     index: u64,
     _dir: tempfile::TempDir,
 }
 
 impl Harness {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = StateStore::create(&dir.path().join("state.redb"), 0).unwrap();
         Self {
@@ -27,7 +28,8 @@ impl Harness {
         }
     }
 
-    fn apply(&mut self, cmd: ShardCommand) -> ShardResponse {
+    /// Applies `cmd` as the next Raft entry; answers its response and search changes.
+    pub(super) fn apply_entry(&mut self, cmd: ShardCommand) -> (ShardResponse, Vec<SearchChange>) {
         self.index += 1;
         let item = ApplyItem {
             position: RaftPosition {
@@ -37,8 +39,12 @@ impl Harness {
             },
             payload: ApplyPayload::Command(cmd),
         };
-        let (mut responses, _) = self.store.apply(vec![item]).unwrap();
-        responses.remove(0)
+        let (mut responses, changes) = self.store.apply(vec![item]).unwrap();
+        (responses.remove(0), changes)
+    }
+
+    fn apply(&mut self, cmd: ShardCommand) -> ShardResponse {
+        self.apply_entry(cmd).0
     }
 
     fn write(&mut self, ops: Vec<WriteOp>) -> Vec<Result<AppliedWrite, OpError>> {

@@ -34,7 +34,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{Instrument as _, debug, info, info_span, warn};
 
-use super::chunk_sums::{self, copy_parts};
+use super::copy_file::{self, copy_parts};
 use super::throttle::Throttle;
 use super::{LeaderError, LeaderShard, LeaderShards};
 use crate::recovery::RecoverySettings;
@@ -341,8 +341,8 @@ impl CopySessions {
         let target = path.clone();
         let written = tokio::task::spawn_blocking(move || {
             let (file, total, info) =
-                chunk_sums::write_parts(leader.shard(), &target, copy_parts())?;
-            let crcs = chunk_sums::chunk_crcs(&file, total, chunk)
+                copy_file::write_parts(leader.shard(), &target, copy_parts())?;
+            let crcs = copy_file::chunk_crcs(&file, total, chunk)
                 .map_err(|e| storage("cannot read a copy session file", e))?;
             Ok::<_, LeaderError>((file, crcs, total, info))
         })

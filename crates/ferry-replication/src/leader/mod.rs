@@ -15,7 +15,7 @@
 //! not authenticate callers (that is the node's edge).
 
 pub mod bootstrap;
-mod chunk_sums;
+mod copy_file;
 mod error;
 pub mod read;
 pub mod service;

@@ -379,14 +379,7 @@ mod tests {
         let set = RemoteCommand::Set(RemoteSet {
             alias: "leader".into(),
             seeds: vec!["127.0.0.1:9300".into()],
-            mode: None,
-            proxy_address: None,
-            server_name: None,
-            node_connections: None,
-            proxy_socket_connections: None,
-            skip_unavailable: None,
-            credentials: None,
-            transient: false,
+            ..RemoteSet::default()
         });
         let (rpc, view) = plan_remote(&set, HashMap::new()).expect("plans");
         assert_eq!(view, View::Json);

@@ -33,7 +33,7 @@ pub enum RemoteCommand {
 }
 
 /// `ferryctl remote set`.
-#[derive(Debug, clap::Args, PartialEq)]
+#[derive(Debug, Default, clap::Args, PartialEq)]
 pub struct RemoteSet {
     /// Alias of the remote cluster, as CCR calls name it.
     pub alias: String,
@@ -262,14 +262,8 @@ mod tests {
             Command::Remote(RemoteCommand::Set(RemoteSet {
                 alias: "leader".into(),
                 seeds: vec!["a:9300".into(), "b:9300".into(), "c:9300".into()],
-                mode: None,
-                proxy_address: None,
-                server_name: None,
-                node_connections: None,
-                proxy_socket_connections: None,
                 skip_unavailable: Some(true),
-                credentials: None,
-                transient: false,
+                ..RemoteSet::default()
             }))
         );
     }

@@ -9,15 +9,7 @@ fn json_of(bytes: &[u8]) -> Value {
 fn set(alias: &str) -> RemoteSet {
     RemoteSet {
         alias: alias.into(),
-        seeds: Vec::new(),
-        mode: None,
-        proxy_address: None,
-        server_name: None,
-        node_connections: None,
-        proxy_socket_connections: None,
-        skip_unavailable: None,
-        credentials: None,
-        transient: false,
+        ..RemoteSet::default()
     }
 }
 
