@@ -166,6 +166,85 @@ fn a_follower_shard_converges_across_a_clean_restart_and_a_crash() {
     });
 }
 
+/// `count` fresh documents `n<seq_no>` from `first` on, one op each.
+fn fresh_ops(first: u64, count: u64) -> Vec<ReplicatedOp> {
+    (first..first + count)
+        .map(|seq_no| ReplicatedOp {
+            seq_no,
+            primary_term: 1,
+            version: 1,
+            routing: None,
+            id: format!("n{seq_no}"),
+            source: Some(Bytes::from(format!(r#"{{"n":{seq_no}}}"#))),
+            timestamp_millis: 1_000 + seq_no,
+        })
+        .collect()
+}
+
+/// Set in the child process of a crash test: the shard directory it works in.
+const CRASH_CHILD_DIR: &str = "FERRY_TEST_CRASH_CHILD_DIR";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Runs test `name` of this binary again in a child process with [`CRASH_CHILD_DIR`] set
+/// to `dir`; the child ends with `process::exit`, which closes nothing: a crash.
+fn crash_child(name: &str, dir: &std::path::Path) {
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &format!("{module}::{name}"), "--test-threads=1"])
+        .env(CRASH_CHILD_DIR, dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the crashing child failed: {status}");
+}
+
+#[test]
+fn operations_above_the_checkpoint_committed_to_search_before_a_crash_are_not_indexed_twice() {
+    if let Some(dir) = std::env::var_os(CRASH_CHILD_DIR) {
+        // In order up to 4, then 10..15 above a gap: search commits them all while the
+        // checkpoint (what the commit claims) is 4. Then a crash before any durable
+        // commit of the state: the next open replays both batches from the Raft log.
+        runtime().block_on(async {
+            let shard = Shard::create(dir.as_ref(), 0, 1, &settings(true), mapping())
+                .await
+                .unwrap();
+            shard.apply_replicated(fresh_ops(0, 5)).await.unwrap();
+            let above = shard.apply_replicated(fresh_ops(10, 5)).await.unwrap();
+            assert_eq!((above.local_checkpoint, above.max_seq_no), (4, 14));
+            shard.refresh().await.unwrap();
+            assert_eq!(shard.search_index().num_docs(), 10);
+            std::process::exit(0);
+        });
+        unreachable!("the child exits inside the runtime");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    crash_child(
+        "operations_above_the_checkpoint_committed_to_search_before_a_crash_are_not_indexed_twice",
+        dir.path(),
+    );
+    runtime().block_on(async {
+        let shard = Shard::open(dir.path(), 0, 1, &settings(true), mapping())
+            .await
+            .unwrap();
+        assert_eq!(shard.local_checkpoint(), 4);
+        shard.refresh().await.unwrap();
+        assert_eq!(shard.search_index().num_docs(), 10);
+        let gap = shard.apply_replicated(fresh_ops(5, 5)).await.unwrap();
+        assert_eq!((gap.local_checkpoint, gap.max_seq_no), (14, 14));
+        shard.apply_replicated(fresh_ops(15, 5)).await.unwrap();
+        shard.refresh().await.unwrap();
+        assert_eq!(shard.search_index().num_docs(), 20);
+        assert_eq!(shard.stats().unwrap().docs, 20);
+        shard.shutdown().await.unwrap();
+    });
+}
+
 fn meta(following: bool) -> IndexMeta {
     IndexMeta {
         uuid: "uuid-f".into(),
