@@ -28,8 +28,9 @@ pub(crate) struct SearchFeed {
     search: Arc<ShardSearchIndex>,
     /// Highest seq_no handed to the search index (-1: none).
     fed: AtomicI64,
-    /// What the search index's durable commit covered when it was opened (-1: none):
-    /// operations up to here may already be in it, even if they created their document.
+    /// The highest seq_no the search index's durable commit held when it was opened (-1:
+    /// none): an operation up to here may already be in it, even if it created its
+    /// document (a replay after a crash), so it is never added without a delete.
     opened_at: i64,
     /// Highest seq_no covered by the last refresh (-1: none).
     refreshed: watch::Sender<i64>,
@@ -45,10 +46,11 @@ impl SearchFeed {
     /// A feed for `search`, whose last durable commit covers what it says it covers.
     pub fn new(search: Arc<ShardSearchIndex>) -> Self {
         let committed = as_i64(search.committed_seq_no());
+        let opened_at = as_i64(search.committed_max_seq_no());
         Self {
             search,
             fed: AtomicI64::new(committed),
-            opened_at: committed,
+            opened_at,
             refreshed: watch::Sender::new(committed),
             refresh_lock: tokio::sync::Mutex::new(()),
         }
@@ -68,7 +70,8 @@ impl SearchFeed {
         for c in changes {
             let r = match &c.source {
                 // A created document cannot be in the index yet, unless a replay feeds
-                // an operation the index committed before a crash: skip the delete then.
+                // an operation the index committed before a crash: skip the delete only
+                // above everything the opened commit may hold.
                 Some(source) if c.created && as_i64(Some(c.seq_no)) > self.opened_at => {
                     self.search.index_new(&c.id, c.seq_no, source)
                 }

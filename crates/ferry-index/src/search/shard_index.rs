@@ -3,9 +3,10 @@
 //!
 //! Every method takes `&self`: one mutex serialises the writer (so a replace is a delete
 //! and an add that nothing interleaves), readers never block on it. A refresh commits
-//! durably with the applied `_seq_no` and the text slot assignment in the commit payload,
-//! then reloads the reader; after a crash the state machine re-applies what follows
-//! [`ShardSearchIndex::committed_seq_no`]. The writer uses one indexing thread, one merge
+//! durably with the applied `_seq_no`, the highest `_seq_no` it holds and the text slot
+//! assignment in the commit payload, then reloads the reader; after a crash the state
+//! machine re-applies what follows [`ShardSearchIndex::committed_seq_no`], and only a
+//! document above [`ShardSearchIndex::committed_max_seq_no`] can be added without a delete. The writer uses one indexing thread, one merge
 //! thread and a 32 MB budget, to keep an idle node small.
 //!
 //! Sources are not stored here: hits are fetched from the shard's state store.
@@ -54,7 +55,20 @@ impl Prepared {
 #[derive(Debug, Default)]
 struct CommitState {
     committed: Option<u64>,
+    /// The highest seq_no the last durable commit may hold (`u64::MAX`: unknown).
+    committed_max: Option<u64>,
+    /// The highest seq_no added to the writer so far, committed or not.
+    added_max: Option<u64>,
     dirty: bool,
+}
+
+impl CommitState {
+    /// Records an added document; called with the writer locked, so a commit taken after
+    /// it holds the document and sees its seq_no.
+    fn added(&mut self, seq_no: u64) {
+        self.added_max = self.added_max.max(Some(seq_no));
+        self.dirty = true;
+    }
 }
 
 /// The tantivy index of one shard: written by the shard's state machine, read by search.
@@ -96,7 +110,11 @@ impl ShardSearchIndex {
         register_tokenizers(&index);
         let fields = Fields::of(&index.schema())?;
         let metas = index.load_metas().map_err(storage)?;
-        let (committed, slots) = parse_payload(metas.payload.as_deref())?;
+        let Payload {
+            seq_no: committed,
+            max_seq_no: committed_max,
+            text_slots: slots,
+        } = parse_payload(metas.payload.as_deref())?;
         let options = IndexWriterOptions::builder()
             .memory_budget_per_thread(WRITER_BUDGET)
             .num_worker_threads(1)
@@ -117,6 +135,15 @@ impl ShardSearchIndex {
             slots: TextSlots::from_list(slots),
             state: Mutex::new(CommitState {
                 committed,
+                committed_max,
+                // A commit that does not say what it holds above its claim is followed by
+                // a replay of all of that before the next commit (`SearchFeed::catch_up`
+                // and the Raft log): what this process adds bounds it from then on.
+                added_max: if committed_max == Some(u64::MAX) {
+                    committed
+                } else {
+                    committed_max
+                },
                 dirty: false,
             }),
         })
@@ -125,6 +152,13 @@ impl ShardSearchIndex {
     /// The highest `_seq_no` covered by the last durable commit (`None` when empty).
     pub fn committed_seq_no(&self) -> Option<u64> {
         self.state.lock().committed
+    }
+
+    /// The highest `_seq_no` a document in the last durable commit may carry, at or above
+    /// [`Self::committed_seq_no`] (a follower applies above its checkpoint); `u64::MAX`
+    /// when a commit does not say. Only a document above it can be added without a delete.
+    pub fn committed_max_seq_no(&self) -> Option<u64> {
+        self.state.lock().committed_max
     }
 
     fn plan(&self, id: &str, seq_no: u64, source: &[u8]) -> Result<PlannedDoc> {
@@ -138,8 +172,7 @@ impl ShardSearchIndex {
         let writer = self.writer.lock();
         writer.delete_term(Term::from_field_text(self.fields.id, id));
         writer.add_document(doc).map_err(storage)?;
-        drop(writer);
-        self.state.lock().dirty = true;
+        self.state.lock().added(seq_no);
         Ok(())
     }
 
@@ -147,8 +180,9 @@ impl ShardSearchIndex {
     /// write): skips the delete, which saves a term lookup per segment at commit.
     pub fn index_new(&self, id: &str, seq_no: u64, source: &[u8]) -> Result<()> {
         let doc = self.plan(id, seq_no, source)?;
-        self.writer.lock().add_document(doc).map_err(storage)?;
-        self.state.lock().dirty = true;
+        let writer = self.writer.lock();
+        writer.add_document(doc).map_err(storage)?;
+        self.state.lock().added(seq_no);
         Ok(())
     }
 
@@ -165,14 +199,17 @@ impl ShardSearchIndex {
     /// searchable.
     pub fn refresh(&self, applied_seq_no: u64) -> Result<()> {
         let mut writer = self.writer.lock();
-        {
+        // Read with the writer locked: the commit holds exactly what was added so far.
+        let added_max = {
             let st = self.state.lock();
             if !st.dirty && st.committed == Some(applied_seq_no) {
                 return Ok(());
             }
-        }
+            st.added_max
+        };
         let payload = json!({
             "seq_no": applied_seq_no,
+            "max_seq_no": added_max,
             "text_slots": self.slots.to_list(),
         })
         .to_string();
@@ -183,6 +220,7 @@ impl ShardSearchIndex {
         self.reader.reload().map_err(storage)?;
         let mut st = self.state.lock();
         st.committed = Some(applied_seq_no);
+        st.committed_max = added_max;
         st.dirty = false;
         Ok(())
     }
@@ -258,15 +296,28 @@ impl ShardSearchIndex {
     }
 }
 
-/// Reads `{"seq_no": n, "text_slots": [...]}`.
-fn parse_payload(payload: Option<&str>) -> Result<(Option<u64>, Vec<String>)> {
+/// What a commit's payload says.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Payload {
+    pub(super) seq_no: Option<u64>,
+    pub(super) max_seq_no: Option<u64>,
+    pub(super) text_slots: Vec<String>,
+}
+
+/// Reads `{"seq_no": n, "max_seq_no": m, "text_slots": [...]}`. A payload written before
+/// `max_seq_no` existed says nothing of it: the commit may then hold any seq_no.
+pub(super) fn parse_payload(payload: Option<&str>) -> Result<Payload> {
     let Some(p) = payload else {
-        return Ok((None, Vec::new()));
+        return Ok(Payload::default());
     };
     let v: serde_json::Value = serde_json::from_str(p)
         .map_err(|e| IndexError::Storage(format!("unreadable search commit payload: {e}")))?;
-    let seq = v.get("seq_no").and_then(serde_json::Value::as_u64);
-    let slots = v
+    let seq_no = v.get("seq_no").and_then(serde_json::Value::as_u64);
+    let max_seq_no = match v.get("max_seq_no") {
+        None => Some(u64::MAX),
+        Some(m) => m.as_u64(),
+    };
+    let text_slots = v
         .get("text_slots")
         .and_then(serde_json::Value::as_array)
         .map(|a| {
@@ -275,5 +326,9 @@ fn parse_payload(payload: Option<&str>) -> Result<(Option<u64>, Vec<String>)> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok((seq, slots))
+    Ok(Payload {
+        seq_no,
+        max_seq_no,
+        text_slots,
+    })
 }

@@ -102,15 +102,8 @@ impl Tables<'_> {
             self.superseded.insert(op.seq_no, ()).map_err(db_err)?;
             return Ok(());
         }
-        // Only an in-order operation may skip the delete-before-add: one above the
-        // checkpoint can already be in a search commit that claims less (see feed).
-        let in_order = op.seq_no == state.next_seq_no;
-        self.make_current(
-            state,
-            current.as_ref(),
-            op,
-            |was_live| !was_live && in_order,
-            changes,
-        )
+        // Search may skip the delete-before-add of a document that was not live, in or out
+        // of order: the feed knows what a commit replayed after a crash may hold.
+        self.make_current(state, current.as_ref(), op, |was_live| !was_live, changes)
     }
 }

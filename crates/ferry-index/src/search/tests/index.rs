@@ -49,6 +49,50 @@ fn replace_delete_and_refresh_visibility() {
 }
 
 #[test]
+fn a_commit_records_the_highest_seq_no_it_holds_above_its_claim() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = shared(json!({}));
+    {
+        let idx = ShardSearchIndex::open(dir.path(), Arc::clone(&mapping)).unwrap();
+        assert_eq!(idx.committed_max_seq_no(), None);
+        idx.index_new("a", 0, br#"{"t": "a"}"#).unwrap();
+        // A follower's operation above its checkpoint: in the commit, not in its claim.
+        idx.index_new("z", 9, br#"{"t": "z"}"#).unwrap();
+        idx.refresh(0).unwrap();
+        assert_eq!(
+            (idx.committed_seq_no(), idx.committed_max_seq_no()),
+            (Some(0), Some(9))
+        );
+        idx.index("b", 1, br#"{"t": "b"}"#).unwrap();
+        idx.delete("a").unwrap();
+        idx.refresh(1).unwrap();
+        assert_eq!(idx.committed_max_seq_no(), Some(9));
+        // Added after the last commit: a restart does not see it.
+        idx.index_new("y", 12, br#"{"t": "y"}"#).unwrap();
+    }
+    let idx = ShardSearchIndex::open(dir.path(), Arc::clone(&mapping)).unwrap();
+    assert_eq!(
+        (idx.committed_seq_no(), idx.committed_max_seq_no()),
+        (Some(1), Some(9))
+    );
+    idx.index_new("c", 2, br#"{"t": "c"}"#).unwrap();
+    idx.refresh(2).unwrap();
+    assert_eq!(idx.committed_max_seq_no(), Some(9));
+}
+
+#[test]
+fn a_payload_without_its_highest_seq_no_may_hold_any() {
+    let parse = |p| super::super::shard_index::parse_payload(Some(p)).unwrap();
+    let old = parse(r#"{"seq_no": 5, "text_slots": ["a"]}"#);
+    assert_eq!((old.seq_no, old.max_seq_no), (Some(5), Some(u64::MAX)));
+    assert_eq!(old.text_slots, vec!["a".to_owned()]);
+    let new = parse(r#"{"seq_no": 5, "max_seq_no": 7, "text_slots": []}"#);
+    assert_eq!((new.seq_no, new.max_seq_no), (Some(5), Some(7)));
+    let none = parse(r#"{"seq_no": null, "max_seq_no": null, "text_slots": []}"#);
+    assert_eq!((none.seq_no, none.max_seq_no), (None, None));
+}
+
+#[test]
 fn restart_keeps_commit_point_and_text_slots() {
     let dir = tempfile::tempdir().unwrap();
     let mapping = shared(
