@@ -1,18 +1,24 @@
 //! Feeding a shard's search index from its state, and tracking what refresh covers.
 //!
-//! The search index is derived data: the state machine hands every applied change to
-//! [`SearchFeed::feed`], and on open [`SearchFeed::catch_up`] re-feeds history above the
-//! search index's last durable commit (possible because a document's current row is
+//! The search index is derived data: the state machine hands every applied run of changes
+//! to [`SearchFeed::feed`], and on open [`SearchFeed::catch_up`] re-feeds history above
+//! the search index's last durable commit (possible because a document's current row is
 //! never pruned, so every id changed since then still has its latest operation in
-//! history). The feed records the highest seq_no handed over, which is what a refresh
-//! may claim to cover; `refreshed` is what the last refresh covered, watched by
+//! history). A per-shard indexer thread takes the runs from a short queue, so applying
+//! the next Raft entries overlaps with parsing and indexing these, and never waits for a
+//! commit that holds the index writer. The indexer records the highest seq_no handed
+//! over, which is what a refresh may claim to cover; a refresh first waits for the runs
+//! fed before it started. `refreshed` is what the last refresh covered, watched by
 //! `refresh=wait_for` writers. A failure to index one document is logged and does not
 //! stop the state machine (the state is the source of truth; applying must stay
 //! deterministic). This module does not schedule refreshes (the shard does).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
+use parking_lot::{Condvar, Mutex};
 use tokio::sync::watch;
 
 use crate::command::SearchChange;
@@ -22,16 +28,37 @@ use crate::{IndexError, Result};
 
 /// How many history entries catch-up reads at a time.
 const CATCH_UP_CHUNK: usize = 1_000;
+/// Applied runs of changes waiting for the indexer before the state machine waits too.
+const QUEUE_RUNS: usize = 4;
 
-/// Feeds one shard's search index.
-pub(crate) struct SearchFeed {
+/// One applied run of changes and the store's local checkpoint after it.
+struct Run {
+    changes: Vec<SearchChange>,
+    checkpoint: i64,
+}
+
+/// What the feed and its indexer thread share.
+struct Indexer {
     search: Arc<ShardSearchIndex>,
-    /// Highest seq_no handed to the search index (-1: none).
+    /// Highest seq_no handed to the search index that a refresh may claim (-1: none).
     fed: AtomicI64,
     /// The highest seq_no the search index's durable commit held when it was opened (-1:
     /// none): an operation up to here may already be in it, even if it created its
     /// document (a replay after a crash), so it is never added without a delete.
     opened_at: i64,
+    /// Runs the indexer has finished, with a condition variable to wait on.
+    done: Mutex<u64>,
+    progress: Condvar,
+}
+
+/// Feeds one shard's search index.
+pub(crate) struct SearchFeed {
+    shared: Arc<Indexer>,
+    /// `None` once the feed is dropped (closing it ends the indexer thread).
+    queue: Option<SyncSender<Run>>,
+    /// Runs handed to the indexer so far.
+    queued: AtomicU64,
+    indexer: Option<JoinHandle<()>>,
     /// Highest seq_no covered by the last refresh (-1: none).
     refreshed: watch::Sender<i64>,
     /// Serializes refreshes.
@@ -42,30 +69,9 @@ fn as_i64(seq_no: Option<u64>) -> i64 {
     seq_no.map_or(-1, |s| i64::try_from(s).unwrap_or(i64::MAX))
 }
 
-impl SearchFeed {
-    /// A feed for `search`, whose last durable commit covers what it says it covers.
-    pub fn new(search: Arc<ShardSearchIndex>) -> Self {
-        let committed = as_i64(search.committed_seq_no());
-        let opened_at = as_i64(search.committed_max_seq_no());
-        Self {
-            search,
-            fed: AtomicI64::new(committed),
-            opened_at,
-            refreshed: watch::Sender::new(committed),
-            refresh_lock: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    /// The search index.
-    pub fn search(&self) -> &Arc<ShardSearchIndex> {
-        &self.search
-    }
-
-    /// Indexes or deletes each change, in order. `checkpoint` is the store's local
-    /// checkpoint after them: what a refresh claims never passes it, because a follower
-    /// applies operations out of order and one below the checkpoint may still come (a
-    /// restart must re-feed it).
-    pub fn feed(&self, changes: Vec<SearchChange>, checkpoint: i64) {
+impl Indexer {
+    /// Indexes or deletes each change, in order (see [`SearchFeed::feed`]).
+    fn index(&self, changes: Vec<SearchChange>, checkpoint: i64) {
         let mut last = None;
         for c in changes {
             let r = match &c.source {
@@ -89,9 +95,91 @@ impl SearchFeed {
         }
     }
 
+    fn run(&self, runs: &Receiver<Run>) {
+        while let Ok(run) = runs.recv() {
+            self.index(run.changes, run.checkpoint);
+            *self.done.lock() += 1;
+            self.progress.notify_all();
+        }
+    }
+
+    /// Blocks until the indexer has finished `runs` runs.
+    fn wait_done(&self, runs: u64) {
+        let mut done = self.done.lock();
+        while *done < runs {
+            self.progress.wait(&mut done);
+        }
+    }
+}
+
+impl SearchFeed {
+    /// A feed for `search`, whose last durable commit covers what it says it covers;
+    /// starts the shard's indexer thread.
+    pub fn new(search: Arc<ShardSearchIndex>) -> Result<Self> {
+        let committed = as_i64(search.committed_seq_no());
+        let shared = Arc::new(Indexer {
+            opened_at: as_i64(search.committed_max_seq_no()),
+            search,
+            fed: AtomicI64::new(committed),
+            done: Mutex::new(0),
+            progress: Condvar::new(),
+        });
+        let (queue, runs) = sync_channel(QUEUE_RUNS);
+        let worker = shared.clone();
+        let indexer = std::thread::Builder::new()
+            .name("ferry-indexer".into())
+            .spawn(move || worker.run(&runs))
+            .map_err(|e| IndexError::Storage(format!("cannot start a search indexer: {e}")))?;
+        Ok(Self {
+            shared,
+            queue: Some(queue),
+            queued: AtomicU64::new(0),
+            indexer: Some(indexer),
+            refreshed: watch::Sender::new(committed),
+            refresh_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The search index.
+    pub fn search(&self) -> &Arc<ShardSearchIndex> {
+        &self.shared.search
+    }
+
+    /// Hands the changes of one applied run to the indexer thread, which indexes or
+    /// deletes each, in order; blocks while [`QUEUE_RUNS`] runs wait already.
+    /// `checkpoint` is the store's local checkpoint after them: what a refresh claims
+    /// never passes it, because a follower applies operations out of order and one below
+    /// the checkpoint may still come (a restart must re-feed it).
+    pub fn feed(&self, changes: Vec<SearchChange>, checkpoint: i64) {
+        if changes.is_empty() {
+            return;
+        }
+        let Some(queue) = &self.queue else {
+            return;
+        };
+        // Counted before sending: a refresh that sees the count waits for this run.
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        if queue
+            .send(Run {
+                changes,
+                checkpoint,
+            })
+            .is_err()
+        {
+            // Only if the indexer panicked: nothing can index any more; say so once per run.
+            tracing::error!("the search indexer thread is gone; changes are not searchable");
+            *self.shared.done.lock() += 1;
+        }
+    }
+
+    /// Blocks until everything fed so far is in the search index's writer.
+    fn drain(&self) {
+        self.shared.wait_done(self.queued.load(Ordering::Acquire));
+    }
+
     /// Re-feeds every change the search index's durable commit does not cover.
     pub fn catch_up(&self, store: &StateStore) -> Result<u64> {
-        let mut after = self.search.committed_seq_no();
+        let mut after = self.search().committed_seq_no();
         let mut fed = 0;
         loop {
             let changes = store.changes_after(after, CATCH_UP_CHUNK)?;
@@ -102,24 +190,40 @@ impl SearchFeed {
             self.feed(changes, store.state().local_checkpoint());
             after = Some(last);
         }
+        self.drain();
         Ok(fed)
     }
 
-    /// Commits the search index if anything was fed since the last refresh, and
-    /// publishes what it now covers.
+    /// Commits the search index durably at `seq_no` once everything fed so far is in it
+    /// (blocking; for the state machine, which publishes nothing to `refresh=wait_for`).
+    pub fn commit_blocking(&self, seq_no: u64) -> Result<()> {
+        self.drain();
+        self.search().refresh(seq_no)
+    }
+
+    /// Commits the search index if anything was fed since the last refresh, once the
+    /// indexer has everything fed before this call, and publishes what it now covers.
     pub async fn refresh(&self) -> Result<()> {
         let _serial = self.refresh_lock.lock().await;
-        // Read before committing: everything fed up to here is in the commit.
-        let fed = self.fed.load(Ordering::Acquire);
-        if fed < 0 || fed <= *self.refreshed.borrow() {
-            return Ok(());
-        }
-        let search = self.search.clone();
-        let seq_no = u64::try_from(fed).unwrap_or(0);
-        tokio::task::spawn_blocking(move || search.refresh(seq_no))
+        let runs = self.queued.load(Ordering::Acquire);
+        let refreshed = *self.refreshed.borrow();
+        let shared = self.shared.clone();
+        let job = move || -> Result<Option<i64>> {
+            shared.wait_done(runs);
+            // Read before committing: everything fed up to here is in the commit.
+            let fed = shared.fed.load(Ordering::Acquire);
+            if fed < 0 || fed <= refreshed {
+                return Ok(None);
+            }
+            shared.search.refresh(u64::try_from(fed).unwrap_or(0))?;
+            Ok(Some(fed))
+        };
+        let covered = tokio::task::spawn_blocking(job)
             .await
             .map_err(|e| IndexError::Storage(format!("refresh task failed: {e}")))??;
-        self.refreshed.send_replace(fed);
+        if let Some(fed) = covered {
+            self.refreshed.send_replace(fed);
+        }
         Ok(())
     }
 
@@ -129,5 +233,18 @@ impl SearchFeed {
         let mut rx = self.refreshed.subscribe();
         // An error means the sender is gone (shard closed): nothing more to wait for.
         let _ = rx.wait_for(|r| *r >= target).await;
+    }
+}
+
+impl Drop for SearchFeed {
+    /// Closes the queue and joins the indexer after it finished what was queued, so the
+    /// search index (and its writer's lock) is released when the feed is.
+    fn drop(&mut self) {
+        self.queue = None;
+        if let Some(indexer) = self.indexer.take()
+            && indexer.join().is_err()
+        {
+            tracing::error!("the search indexer thread panicked");
+        }
     }
 }

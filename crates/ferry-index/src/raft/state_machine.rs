@@ -169,7 +169,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             feed.feed(changes, checkpoint);
             if finishing
                 && let Ok(seq_no) = u64::try_from(checkpoint)
-                && let Err(e) = feed.search().refresh(seq_no)
+                && let Err(e) = feed.commit_blocking(seq_no)
             {
                 tracing::error!(error = %e, "committing the search index after a restore failed");
             }

@@ -6,8 +6,10 @@
 //! durably with the applied `_seq_no`, the highest `_seq_no` it holds and the text slot
 //! assignment in the commit payload, then reloads the reader; after a crash the state
 //! machine re-applies what follows [`ShardSearchIndex::committed_seq_no`], and only a
-//! document above [`ShardSearchIndex::committed_max_seq_no`] can be added without a delete. The writer uses one indexing thread, one merge
-//! thread and a 32 MB budget, to keep an idle node small.
+//! document above [`ShardSearchIndex::committed_max_seq_no`] can be added without a
+//! delete. The writer uses two indexing threads (the shard's feed parses documents on a
+//! third, so a backlog uses both cores), one merge thread and a 32 MB budget per
+//! indexing thread, grown only as documents arrive.
 //!
 //! Sources are not stored here: hits are fetched from the shard's state store.
 
@@ -117,7 +119,7 @@ impl ShardSearchIndex {
         } = parse_payload(metas.payload.as_deref())?;
         let options = IndexWriterOptions::builder()
             .memory_budget_per_thread(WRITER_BUDGET)
-            .num_worker_threads(1)
+            .num_worker_threads(2)
             .num_merge_threads(1)
             .build();
         let writer = index.writer_with_options(options).map_err(storage)?;

@@ -177,7 +177,7 @@ impl Shard {
             let path = owned.join(STATE_FILE);
             let store = if create { StateStore::create(&path, now_millis())? } else { StateStore::open(&path)? };
             let search = ShardSearchIndex::open(&owned.join(SEARCH_DIR), mapping)?;
-            let feed = SearchFeed::new(Arc::new(search));
+            let feed = SearchFeed::new(Arc::new(search))?;
             let refed = feed.catch_up(&store)?;
             if refed > 0 {
                 tracing::info!(dir = %owned.display(), ops = refed, "search index caught up from history");
