@@ -26,7 +26,8 @@ fn mapping() -> SharedMapping {
     Arc::new(parking_lot::RwLock::new(Mapping::default()))
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+/// A two-worker runtime, as a node has on this machine.
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

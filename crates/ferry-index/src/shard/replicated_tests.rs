@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::copy_tests::runtime;
 use super::*;
 use crate::{
     Conditions, DeleteOp, IndexHandle, IndexMeta, IndexOp, Mapping, ReplicatedOp, SearchRequest,
@@ -92,13 +93,7 @@ fn a_follower_shard_converges_across_a_clean_restart_and_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let ops = leader_ops();
     let batches = scrambled(&ops);
-    let rt = || {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    };
+    let rt = runtime;
     // First third, then a clean shutdown.
     rt().block_on(async {
         let shard = Shard::create(dir.path(), 0, 1, &settings(true), mapping())
@@ -183,14 +178,6 @@ fn fresh_ops(first: u64, count: u64) -> Vec<ReplicatedOp> {
 
 /// Set in the child process of a crash test: the shard directory it works in.
 const CRASH_CHILD_DIR: &str = "FERRY_TEST_CRASH_CHILD_DIR";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Runs test `name` of this binary again in a child process with [`CRASH_CHILD_DIR`] set
 /// to `dir`; the child ends with `process::exit`, which closes nothing: a crash.
