@@ -56,7 +56,12 @@ async fn remote_connects_follows_the_remote_and_is_removed_by_null() -> Result<(
     assert!(!put.text.contains("api-key-secret-123"), "{}", put.text);
 
     wait_connected(&japan, "leader", true).await?;
-    let info = remote_info(&japan).await;
+    let mut info = remote_info(&japan).await;
+    // Ferry's fields: the identity the handshake pinned (the uuid is the catalog's).
+    let leader = info["leader"].as_object_mut().expect("an alias entry");
+    assert_eq!(leader.remove("cluster_name"), Some(json!("us-cluster")));
+    let uuid = leader.remove("cluster_uuid").expect("a pinned uuid");
+    assert!(uuid.as_str().is_some_and(|u| u.len() >= 20), "{uuid}");
     assert_eq!(
         info["leader"],
         json!({

@@ -184,6 +184,14 @@ async fn leader_and_follower() -> Result<(TestNode, TestNode)> {
         async move { info.is_ok_and(|v| v["leader"]["connected"] == json!(true)) }
     })
     .await?;
+    // The table names the cluster the handshake pinned.
+    let table = ctl.run(&["--output", "table", "remote", "list"])?;
+    table.assert_success();
+    let row = table.stdout.lines().find(|l| l.starts_with("leader"));
+    assert!(
+        row.is_some_and(|r| r.trim_end().ends_with("us-cluster")),
+        "{table}"
+    );
     create_index(
         &us,
         "products",

@@ -168,12 +168,14 @@ impl RemoteClusters {
         self.connections.lock().clear();
     }
 
-    /// The body of `GET /_remote/info`: per alias, ES's fields.
+    /// The body of `GET /_remote/info`: per alias, ES's fields, then Ferry's
+    /// `cluster_name` and `cluster_uuid` of the remote once a handshake pinned them.
     pub fn info(&self) -> Value {
         let connections = self.connections.lock();
         let mut out = Map::new();
         for (alias, c) in connections.iter() {
-            let connected = c.state.read().connected;
+            let state = c.state.read().clone();
+            let connected = state.connected;
             let config = &c.config;
             let mut entry = Map::new();
             entry.insert("connected".into(), json!(connected));
@@ -213,6 +215,11 @@ impl RemoteClusters {
             entry.insert("skip_unavailable".into(), json!(config.skip_unavailable));
             if config.credentials.is_some() {
                 entry.insert("cluster_credentials".into(), json!(REDACTED));
+            }
+            // Ferry's fields: the identity the first handshake pinned, once there was one.
+            if let (Some(name), Some(uuid)) = (state.cluster_name, state.cluster_uuid) {
+                entry.insert("cluster_name".into(), json!(name));
+                entry.insert("cluster_uuid".into(), json!(uuid));
             }
             out.insert(alias.clone(), Value::Object(entry));
         }
