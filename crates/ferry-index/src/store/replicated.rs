@@ -102,8 +102,7 @@ impl Tables<'_> {
             self.superseded.insert(op.seq_no, ()).map_err(db_err)?;
             return Ok(());
         }
-        // Search may skip the delete-before-add of a document that was not live, in or out
-        // of order: the feed knows what a commit replayed after a crash may hold.
-        self.make_current(state, current.as_ref(), op, |was_live| !was_live, changes)
+        // In or out of order: the feed knows what a commit replayed after a crash may hold.
+        self.make_current(state, current.as_ref(), op, changes)
     }
 }

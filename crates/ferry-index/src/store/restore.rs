@@ -81,19 +81,18 @@ impl Tables<'_> {
             .map_err(db_err)?;
         // Only a removed document's rewritten entry can be superseded at this seq_no.
         self.superseded.remove(op.seq_no).map_err(db_err)?;
-        // Restored seq_nos are far from the checkpoint: never skip the delete.
-        self.make_current(state, current, op, |_| false, changes)
+        self.make_current(state, current, op, changes)
     }
 
     /// Makes `op` (newer than `current`) the row of its id: the row, the superseded
-    /// previous entry, the live count and the search change. `created(was_live)` says
-    /// whether search may skip the delete-before-add. Shared by the replicated path.
+    /// previous entry, the live count and the search change, marked `created` when the
+    /// id was not live (search then skips the delete-before-add, unless the feed knows a
+    /// replay may find the id in its commit). Shared by the replicated path.
     pub(super) fn make_current(
         &mut self,
         state: &mut ShardState,
         current: Option<&DocVersion>,
         op: &ReplicatedOp,
-        created: impl FnOnce(bool) -> bool,
         changes: &mut Vec<SearchChange>,
     ) -> Result<()> {
         let deleted = op.source.is_none();
@@ -119,7 +118,7 @@ impl Tables<'_> {
             seq_no: op.seq_no,
             id: op.id.clone(),
             source: op.source.clone(),
-            created: created(was_live),
+            created: !was_live,
         });
         Ok(())
     }
