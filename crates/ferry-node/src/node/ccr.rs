@@ -148,6 +148,7 @@ impl Node {
                     lease_id: r.lease_base.clone(),
                     params: follow.params.clone(),
                     recovery: self.recovery.clone(),
+                    copy_throttle: self.copy_throttle.clone(),
                 };
                 let target = Arc::new(NodeFollowerShard {
                     node: me.clone(),

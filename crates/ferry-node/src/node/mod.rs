@@ -127,6 +127,8 @@ pub struct Node {
     follows: parking_lot::Mutex<BTreeMap<String, ccr::Follow>>,
     /// The live `ccr.indices.recovery.*` settings of bootstrap copies.
     recovery: Arc<ferry_replication::recovery::RecoverySettings>,
+    /// This node's follower-side copy throttle: every follow task's chunk fetches share it.
+    copy_throttle: Arc<ferry_replication::leader::Throttle>,
     /// Auto-follow patterns, their stats and the coordinator's loops.
     auto_follow: auto_follow::AutoFollow,
 }
@@ -250,6 +252,7 @@ impl Node {
         Ok(Arc::new_cyclic(|me| Node {
             me: me.clone(),
             follows: parking_lot::Mutex::new(BTreeMap::new()),
+            copy_throttle: Arc::new(ferry_replication::leader::Throttle::new(recovery.clone())),
             recovery,
             auto_follow: auto_follow::AutoFollow::default(),
             opts,

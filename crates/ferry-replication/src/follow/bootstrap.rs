@@ -24,7 +24,7 @@
 use std::collections::VecDeque;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -51,24 +51,6 @@ pub const MAX_CRC_MISMATCHES: u32 = 3;
 const EXTENSION: &str = "copy";
 /// Room over a chunk for the framing of a chunk answer.
 const CHUNK_MESSAGE_SLACK: usize = 64 * 1024;
-
-/// One follower-side throttle per node, nodes being told apart by their settings
-/// instance, so every shard task of a node shares one `max_bytes_per_sec`.
-pub fn node_throttle(settings: &Arc<RecoverySettings>) -> Arc<Throttle> {
-    type Registry = Vec<(Weak<RecoverySettings>, Arc<Throttle>)>;
-    static THROTTLES: std::sync::Mutex<Registry> = std::sync::Mutex::new(Vec::new());
-    let mut list = THROTTLES.lock().unwrap_or_else(|p| p.into_inner());
-    list.retain(|(s, _)| s.strong_count() > 0);
-    if let Some((_, t)) = list
-        .iter()
-        .find(|(s, _)| std::ptr::eq(s.as_ptr(), Arc::as_ptr(settings)))
-    {
-        return t.clone();
-    }
-    let t = Arc::new(Throttle::new(settings.clone()));
-    list.push((Arc::downgrade(settings), t.clone()));
-    t
-}
 
 /// A session being fetched and its staged file.
 pub(super) struct Staged {
@@ -139,7 +121,7 @@ impl CopyFetch {
             leader_index: config.leader_index.clone(),
             shard: config.shard,
             channels,
-            throttle: node_throttle(&config.recovery),
+            throttle: config.copy_throttle.clone(),
             settings: config.recovery.clone(),
             retry_cap: config.params.max_retry_delay.duration(),
             staging,

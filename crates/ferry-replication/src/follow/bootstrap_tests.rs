@@ -13,11 +13,12 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use tonic::transport::Endpoint;
 
-use super::bootstrap::{ChannelSource, CopyFetch, node_throttle};
+use super::bootstrap::{ChannelSource, CopyFetch};
 use super::bootstrap_stats::BootstrapStats;
 use super::events::{ErrorKind, TaskError};
 use super::params::FollowParameters;
 use super::task::{FollowerShard, ShardFollowConfig};
+use crate::leader::Throttle;
 use crate::leader::testkit::{Leader, Proxy, del, fill, one_shard, put, write};
 use crate::recovery::RecoverySettings;
 
@@ -105,6 +106,7 @@ pub(super) fn config(leader_index: &str, recovery: Arc<RecoverySettings>) -> Sha
         shard: 0,
         lease_id: "follower/uuid-follower-following-leader/logs/uuid-logs".into(),
         params: FollowParameters::default(),
+        copy_throttle: Arc::new(Throttle::new(recovery.clone())),
         recovery,
     }
 }
@@ -146,6 +148,8 @@ struct Setup {
     h: Arc<IndexHandle>,
     follower: Arc<TestFollower>,
     recovery: Arc<RecoverySettings>,
+    /// The follower node's copy throttle, shared by every fetch of this setup.
+    throttle: Arc<Throttle>,
     stats: Arc<Mutex<BootstrapStats>>,
 }
 
@@ -164,13 +168,15 @@ impl Setup {
             leader,
             h,
             follower: TestFollower::create().await,
+            throttle: Arc::new(Throttle::new(recovery.clone())),
             recovery,
             stats: Arc::new(Mutex::new(BootstrapStats::default())),
         }
     }
 
     fn fetch(&self, addr: SocketAddr) -> CopyFetch {
-        let cfg = config("logs", self.recovery.clone());
+        let mut cfg = config("logs", self.recovery.clone());
+        cfg.copy_throttle = self.throttle.clone();
         CopyFetch::new(
             &cfg,
             channels_to(addr),
@@ -299,11 +305,7 @@ async fn the_follower_throttles_its_chunk_requests() {
     let setup = Setup::new(1000, &"e".repeat(300), 32 * 1024).await;
     let rate = 8u64 << 20;
     setup.recovery.set_max_bytes_per_sec(rate);
-    let throttle = node_throttle(&setup.recovery);
-    assert!(
-        Arc::ptr_eq(&throttle, &node_throttle(&setup.recovery)),
-        "one per node"
-    );
+    let throttle = setup.throttle.clone();
     let mut fetch = setup.fetch(setup.leader.addr);
     setup.finish(&mut fetch, 1000).await;
     let total = setup.stats.lock().bytes_total;

@@ -80,6 +80,9 @@ pub struct ShardFollowConfig {
     pub params: FollowParameters,
     /// The node's live bootstrap-copy settings.
     pub recovery: Arc<crate::recovery::RecoverySettings>,
+    /// The node's follower-side copy throttle (over `recovery`'s `max_bytes_per_sec`),
+    /// one per node and shared by all its shard tasks, as ES's rate limiter.
+    pub copy_throttle: Arc<crate::leader::Throttle>,
 }
 
 /// Clock-based counters the planner does not keep.
