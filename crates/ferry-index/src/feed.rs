@@ -47,8 +47,26 @@ struct Indexer {
     /// document (a replay after a crash), so it is never added without a delete.
     opened_at: i64,
     /// Runs the indexer has finished, with a condition variable to wait on.
-    done: Mutex<u64>,
+    done: Mutex<Progress>,
     progress: Condvar,
+}
+
+/// How far the indexer thread got.
+#[derive(Default)]
+struct Progress {
+    runs: u64,
+    /// The thread ended (a panic): nothing more will be indexed, so nobody may wait.
+    stopped: bool,
+}
+
+/// Marks the indexer stopped when its thread ends, even by a panic, and wakes waiters.
+struct StopGuard<'a>(&'a Indexer);
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        self.0.done.lock().stopped = true;
+        self.0.progress.notify_all();
+    }
 }
 
 /// Feeds one shard's search index.
@@ -96,17 +114,18 @@ impl Indexer {
     }
 
     fn run(&self, runs: &Receiver<Run>) {
+        let _stop = StopGuard(self);
         while let Ok(run) = runs.recv() {
             self.index(run.changes, run.checkpoint);
-            *self.done.lock() += 1;
+            self.done.lock().runs += 1;
             self.progress.notify_all();
         }
     }
 
-    /// Blocks until the indexer has finished `runs` runs.
+    /// Blocks until the indexer has finished `runs` runs (or stopped).
     fn wait_done(&self, runs: u64) {
         let mut done = self.done.lock();
-        while *done < runs {
+        while done.runs < runs && !done.stopped {
             self.progress.wait(&mut done);
         }
     }
@@ -121,7 +140,7 @@ impl SearchFeed {
             opened_at: as_i64(search.committed_max_seq_no()),
             search,
             fed: AtomicI64::new(committed),
-            done: Mutex::new(0),
+            done: Mutex::new(Progress::default()),
             progress: Condvar::new(),
         });
         let (queue, runs) = sync_channel(QUEUE_RUNS);
@@ -166,9 +185,8 @@ impl SearchFeed {
             })
             .is_err()
         {
-            // Only if the indexer panicked: nothing can index any more; say so once per run.
+            // Only if the indexer panicked (waiters see it stopped): say so once per run.
             tracing::error!("the search indexer thread is gone; changes are not searchable");
-            *self.shared.done.lock() += 1;
         }
     }
 
@@ -246,5 +264,60 @@ impl Drop for SearchFeed {
         {
             tracing::error!("the search indexer thread panicked");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Mapping, SharedMapping};
+
+    fn feed(dir: &std::path::Path) -> SearchFeed {
+        let mapping: SharedMapping = Arc::new(parking_lot::RwLock::new(Mapping::default()));
+        SearchFeed::new(Arc::new(ShardSearchIndex::open(dir, mapping).unwrap())).unwrap()
+    }
+
+    fn change(seq_no: u64) -> SearchChange {
+        SearchChange {
+            seq_no,
+            id: format!("d{seq_no}"),
+            source: Some(bytes::Bytes::from_static(br#"{"n": 1}"#)),
+            created: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refresh_covers_every_run_fed_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = feed(dir.path());
+        for seq_no in 0..50 {
+            feed.feed(vec![change(seq_no)], i64::try_from(seq_no).unwrap());
+        }
+        feed.refresh().await.unwrap();
+        assert_eq!(feed.search().num_docs(), 50);
+        assert_eq!(*feed.refreshed.borrow(), 49);
+    }
+
+    #[test]
+    fn waiting_for_an_indexer_that_panicked_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = feed(dir.path());
+        let indexer = feed.shared.clone();
+        let panicked = std::thread::spawn(move || {
+            let _stop = StopGuard(&indexer);
+            panic!("an indexer thread panics");
+        })
+        .join();
+        assert!(panicked.is_err());
+        // Runs that will never be indexed: the wait ends instead of hanging (the timeout
+        // is a hang guard, not a speed check).
+        let (tx, rx) = std::sync::mpsc::channel();
+        let indexer = feed.shared.clone();
+        std::thread::spawn(move || {
+            indexer.wait_done(u64::MAX);
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("waiting for a stopped indexer ended");
     }
 }
