@@ -176,7 +176,9 @@ impl SearchFeed {
         let Some(queue) = &self.queue else {
             return;
         };
-        // Counted before sending: a refresh that sees the count waits for this run.
+        // Counted before sending: a refresh that sees the count waits for this run. Runs
+        // come from one thread at a time (the state machine applies serially; catch-up runs
+        // before it starts), so counts and queue order agree.
         self.queued.fetch_add(1, Ordering::AcqRel);
         if queue
             .send(Run {

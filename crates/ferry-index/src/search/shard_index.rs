@@ -299,7 +299,7 @@ impl ShardSearchIndex {
 }
 
 /// What a commit's payload says.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub(super) struct Payload {
     pub(super) seq_no: Option<u64>,
     pub(super) max_seq_no: Option<u64>,
