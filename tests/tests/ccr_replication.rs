@@ -1,5 +1,7 @@
 //! Cross-cluster replication under load and failure, with real `ferryd` processes (one
-//! per cluster): 10,000 writes with updates and deletes converge exactly; a follower
+//! per cluster): 10,000 writes with updates and deletes converge exactly, both for a
+//! follower copying the leader's segments (the default) and for one indexing what it
+//! applies (`index.ferry.ccr.copy_segments: false`); a follower
 //! killed with -9 mid-stream and restarted converges with no operation lost or doubled; a
 //! leader killed with -9 and restarted is resumed by the follower on its own; a closed
 //! leader is retried and a deleted one is fatal (the follower keeps its data); promote
@@ -48,9 +50,38 @@ async fn pair() -> Result<(TestNode, TestNode)> {
 /// and deleted documents are gone from its search.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_writes_updates_and_deletes_converge_exactly() -> Result<()> {
+    ten_thousand(true).await
+}
+
+/// The same with a follower that indexes what it applies instead of copying segments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_indexing_for_itself_converges_exactly() -> Result<()> {
+    ten_thousand(false).await
+}
+
+async fn ten_thousand(copy_segments: bool) -> Result<()> {
     let (us, japan) = pair().await?;
     leader_index(&us, "logs", 2).await?;
-    follow(&japan, "logs-copy", "logs").await?;
+    let mut body = json!({"remote_cluster": "leader", "leader_index": "logs",
+        "read_poll_timeout": "1s"});
+    if !copy_segments {
+        body["settings"] = json!({"index.ferry.ccr.copy_segments": false});
+    }
+    japan
+        .put("/logs-copy/_ccr/follow", &body)
+        .await?
+        .assert_status(200);
+    let settings = japan.get("/logs-copy/_settings?flat_settings=true").await?;
+    let flag = &settings.body["logs-copy"]["settings"]["index.ferry.ccr.copy_segments"];
+    assert_eq!(
+        *flag,
+        if copy_segments {
+            json!("true")
+        } else {
+            Value::Null
+        },
+        "{settings}"
+    );
     for batch in 0..10 {
         bulk_ok(&us, "/logs/_bulk", &bulk_lines("d", batch * 1000, 1000)).await?;
     }
@@ -99,6 +130,17 @@ async fn ten_thousand_writes_updates_and_deletes_converge_exactly() -> Result<()
     {
         assert_eq!(shard["lag_millis"], json!(0), "{shard}");
         assert_eq!(shard["time_since_last_synced_millis"], json!(0), "{shard}");
+        // Search came from the leader's segments, or from indexing here.
+        let installed = shard["segment_copy"]["commits_installed"].as_u64();
+        if copy_segments {
+            assert!(installed.is_some_and(|n| n >= 1), "{shard}");
+            assert!(
+                shard["segment_copy"]["bytes_copied"].as_u64() > Some(0),
+                "{shard}"
+            );
+        } else {
+            assert_eq!(installed, None, "{shard}");
+        }
     }
     // Prometheus metrics per follower shard, caught up after convergence.
     wait_until(CCR_WAIT, "metrics show no lag", || async {

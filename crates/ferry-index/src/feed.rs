@@ -11,7 +11,10 @@
 //! fed before it started. `refreshed` is what the last refresh covered, watched by
 //! `refresh=wait_for` writers. A failure to index one document is logged and does not
 //! stop the state machine (the state is the source of truth; applying must stay
-//! deterministic). This module does not schedule refreshes (the shard does).
+//! deterministic). A follower shard whose search index copies its leader's segments has
+//! no indexer: feeding only records the checkpoint, and a refresh asks its
+//! [`SegmentCopy`] for a leader commit covering it. This module does not schedule
+//! refreshes (the shard does).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -23,6 +26,7 @@ use tokio::sync::watch;
 
 use crate::command::SearchChange;
 use crate::search::ShardSearchIndex;
+use crate::segment_copy::SegmentCopy;
 use crate::store::StateStore;
 use crate::{IndexError, Result};
 
@@ -72,6 +76,8 @@ impl Drop for StopGuard<'_> {
 /// Feeds one shard's search index.
 pub(crate) struct SearchFeed {
     shared: Arc<Indexer>,
+    /// `Some` when the search index copies the leader's segments (no indexer thread).
+    copy: Option<Arc<SegmentCopy>>,
     /// `None` once the feed is dropped (closing it ends the indexer thread).
     queue: Option<SyncSender<Run>>,
     /// Runs handed to the indexer so far.
@@ -135,6 +141,27 @@ impl SearchFeed {
     /// A feed for `search`, whose last durable commit covers what it says it covers;
     /// starts the shard's indexer thread.
     pub fn new(search: Arc<ShardSearchIndex>) -> Result<Self> {
+        let mut feed = Self::idle(search);
+        let (queue, runs) = sync_channel(QUEUE_RUNS);
+        let worker = feed.shared.clone();
+        let indexer = std::thread::Builder::new()
+            .name("ferry-indexer".into())
+            .spawn(move || worker.run(&runs))
+            .map_err(|e| IndexError::Storage(format!("cannot start a search indexer: {e}")))?;
+        feed.queue = Some(queue);
+        feed.indexer = Some(indexer);
+        Ok(feed)
+    }
+
+    /// A feed for a search index that copies its leader's segments: nothing is indexed.
+    pub fn new_copy(search: Arc<ShardSearchIndex>) -> Self {
+        let mut feed = Self::idle(search.clone());
+        feed.copy = Some(Arc::new(SegmentCopy::new(search)));
+        feed
+    }
+
+    /// A feed without an indexer thread.
+    fn idle(search: Arc<ShardSearchIndex>) -> Self {
         let committed = as_i64(search.committed_seq_no());
         let shared = Arc::new(Indexer {
             opened_at: as_i64(search.committed_max_seq_no()),
@@ -143,20 +170,20 @@ impl SearchFeed {
             done: Mutex::new(Progress::default()),
             progress: Condvar::new(),
         });
-        let (queue, runs) = sync_channel(QUEUE_RUNS);
-        let worker = shared.clone();
-        let indexer = std::thread::Builder::new()
-            .name("ferry-indexer".into())
-            .spawn(move || worker.run(&runs))
-            .map_err(|e| IndexError::Storage(format!("cannot start a search indexer: {e}")))?;
-        Ok(Self {
+        Self {
             shared,
-            queue: Some(queue),
+            copy: None,
+            queue: None,
             queued: AtomicU64::new(0),
-            indexer: Some(indexer),
+            indexer: None,
             refreshed: watch::Sender::new(committed),
             refresh_lock: tokio::sync::Mutex::new(()),
-        })
+        }
+    }
+
+    /// The segment copy, when the search index copies its leader's segments.
+    pub fn segment_copy(&self) -> Option<&Arc<SegmentCopy>> {
+        self.copy.as_ref()
     }
 
     /// The search index.
@@ -170,6 +197,11 @@ impl SearchFeed {
     /// never passes it, because a follower applies operations out of order and one below
     /// the checkpoint may still come (a restart must re-feed it).
     pub fn feed(&self, changes: Vec<SearchChange>, checkpoint: i64) {
+        if self.copy.is_some() {
+            // What a refresh asks the copier for.
+            self.shared.fed.fetch_max(checkpoint, Ordering::AcqRel);
+            return;
+        }
         if changes.is_empty() {
             return;
         }
@@ -199,6 +231,10 @@ impl SearchFeed {
 
     /// Re-feeds every change the search index's durable commit does not cover.
     pub fn catch_up(&self, store: &StateStore) -> Result<u64> {
+        if self.copy.is_some() {
+            self.feed(Vec::new(), store.state().local_checkpoint());
+            return Ok(0);
+        }
         let mut after = self.search().committed_seq_no();
         let mut fed = 0;
         loop {
@@ -217,6 +253,9 @@ impl SearchFeed {
     /// Commits the search index durably at `seq_no` once everything fed so far is in it
     /// (blocking; for the state machine, which publishes nothing to `refresh=wait_for`).
     pub fn commit_blocking(&self, seq_no: u64) -> Result<()> {
+        if self.copy.is_some() {
+            return Ok(());
+        }
         self.drain();
         self.search().refresh(seq_no)
     }
@@ -224,6 +263,10 @@ impl SearchFeed {
     /// Commits the search index if anything was fed since the last refresh, once the
     /// indexer has everything fed before this call, and publishes what it now covers.
     pub async fn refresh(&self) -> Result<()> {
+        if let Some(copy) = &self.copy {
+            copy.refresh(self.shared.fed.load(Ordering::Acquire)).await;
+            return Ok(());
+        }
         let _serial = self.refresh_lock.lock().await;
         let runs = self.queued.load(Ordering::Acquire);
         let refreshed = *self.refreshed.borrow();

@@ -20,6 +20,7 @@ mod prepare;
 mod raft;
 mod routing;
 mod search;
+mod segment_copy;
 mod settings;
 mod shard;
 mod source;
@@ -36,7 +37,10 @@ pub use ops::{
     UpdateOp, VersionType, WriteOp, WriteOutcome, WriteResult,
 };
 pub use prepare::PreparedBatch;
-pub use search::{SearchHit, SearchHits, SearchRequest, count, search};
+pub use search::{
+    CommitFile, SearchCommit, SearchHit, SearchHits, SearchRequest, ShardSearchIndex, count, search,
+};
+pub use segment_copy::{Copier, CopyProgress, SegmentCopy};
 pub use settings::IndexSettings;
 pub use shard::{HistoryOp, PruneReport, Shard, ShardStats};
 pub use source::{SourceFilter, token_name};

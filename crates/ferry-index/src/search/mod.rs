@@ -23,6 +23,7 @@ mod query_string;
 mod query_string_lex;
 mod request;
 mod schema;
+mod segments;
 mod shard_index;
 mod sort;
 #[cfg(test)]
@@ -35,6 +36,7 @@ use serde_json::Value;
 pub use collect::{ShardHit, ShardHits};
 pub use request::SearchRequest;
 use request::TrackTotalHits;
+pub use segments::{CommitFile, SearchCommit};
 pub use shard_index::ShardSearchIndex;
 use sort::{KeySpec, compare_hits, render_sort_value};
 

@@ -163,6 +163,11 @@ impl TextSlots {
         }
     }
 
+    /// Takes the assignment of an installed commit (a copy of a leader's segments).
+    pub(crate) fn replace(&self, list: Vec<String>) {
+        *self.inner.write() = Self::from_list(list).inner.into_inner();
+    }
+
     /// The assignment as recorded in a commit payload.
     pub(crate) fn to_list(&self) -> Vec<String> {
         self.inner.read().order.clone()

@@ -11,9 +11,13 @@
 //! third, so a backlog uses both cores), one merge thread and a 32 MB budget per
 //! indexing thread, grown only as documents arrive.
 //!
+//! A follower that copies its leader's segments opens the index without a writer
+//! ([`ShardSearchIndex::open_copy`]) and installs the leader's commits instead
+//! (`segments`); a leader describes its last commit for such a follower.
+//!
 //! Sources are not stored here: hits are fetched from the shard's state store.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -23,6 +27,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::indexer::IndexWriterOptions;
 use tantivy::query::{BooleanQuery, Occur};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+use tokio::sync::watch;
 use tracing::debug;
 
 use super::collect::{ShardHits, TopCollector};
@@ -55,10 +60,10 @@ impl Prepared {
 }
 
 #[derive(Debug, Default)]
-struct CommitState {
-    committed: Option<u64>,
+pub(super) struct CommitState {
+    pub(super) committed: Option<u64>,
     /// The highest seq_no the last durable commit may hold (`u64::MAX`: unknown).
-    committed_max: Option<u64>,
+    pub(super) committed_max: Option<u64>,
     /// The highest seq_no added to the writer so far, committed or not.
     added_max: Option<u64>,
     dirty: bool,
@@ -75,12 +80,18 @@ impl CommitState {
 
 /// The tantivy index of one shard: written by the shard's state machine, read by search.
 pub struct ShardSearchIndex {
+    pub(super) dir: PathBuf,
+    pub(super) index: Index,
     fields: Fields,
-    writer: Mutex<IndexWriter<PlannedDoc>>,
-    reader: IndexReader,
+    /// `None` for a copy of a leader's segments: nothing is indexed here.
+    writer: Option<Mutex<IndexWriter<PlannedDoc>>>,
+    pub(super) reader: IndexReader,
     mapping: SharedMapping,
-    slots: TextSlots,
-    state: Mutex<CommitState>,
+    pub(super) slots: TextSlots,
+    pub(super) state: Mutex<CommitState>,
+    /// Counts the commits made or installed by this process, for followers that wait for
+    /// a newer one.
+    pub(super) commits: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for ShardSearchIndex {
@@ -92,8 +103,23 @@ impl std::fmt::Debug for ShardSearchIndex {
 }
 
 impl ShardSearchIndex {
-    /// Opens or creates the index in `dir`.
+    /// Opens or creates the index in `dir`, with a writer.
     pub fn open(dir: &Path, mapping: SharedMapping) -> Result<Self> {
+        Self::open_with(dir, mapping, true)
+    }
+
+    /// Opens or creates the index in `dir` as a copy of a leader's segments: without a
+    /// writer, changed only by installing the leader's commits.
+    pub fn open_copy(dir: &Path, mapping: SharedMapping) -> Result<Self> {
+        Self::open_with(dir, mapping, false)
+    }
+
+    /// Whether this index is a copy of a leader's segments (it has no writer).
+    pub fn is_copy(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    fn open_with(dir: &Path, mapping: SharedMapping, writer: bool) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(storage)?;
         let directory = MmapDirectory::open(dir).map_err(storage)?;
         let schema = build_schema();
@@ -122,16 +148,24 @@ impl ShardSearchIndex {
             .num_worker_threads(2)
             .num_merge_threads(1)
             .build();
-        let writer = index.writer_with_options(options).map_err(storage)?;
+        let writer = if writer {
+            Some(Mutex::new(
+                index.writer_with_options(options).map_err(storage)?,
+            ))
+        } else {
+            None
+        };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(storage)?;
-        debug!(dir = %dir.display(), committed_seq_no = ?committed, "opened shard search index");
+        debug!(dir = %dir.display(), committed_seq_no = ?committed, copy = writer.is_none(), "opened shard search index");
         Ok(Self {
+            dir: dir.to_owned(),
+            index,
             fields,
-            writer: Mutex::new(writer),
+            writer,
             reader,
             mapping,
             slots: TextSlots::from_list(slots),
@@ -148,7 +182,22 @@ impl ShardSearchIndex {
                 },
                 dirty: false,
             }),
+            commits: watch::Sender::new(0),
         })
+    }
+
+    /// The writer; a copy of a leader's segments has none.
+    fn writer(&self) -> Result<&Mutex<IndexWriter<PlannedDoc>>> {
+        self.writer.as_ref().ok_or_else(|| {
+            IndexError::Storage(
+                "this search index copies its leader's segments and indexes nothing".into(),
+            )
+        })
+    }
+
+    /// Watches the commits made or installed since this index was opened (a counter).
+    pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// The highest `_seq_no` covered by the last durable commit (`None` when empty).
@@ -171,7 +220,7 @@ impl ShardSearchIndex {
     /// Indexes `source` under `id`, replacing any earlier version of `id`.
     pub fn index(&self, id: &str, seq_no: u64, source: &[u8]) -> Result<()> {
         let doc = self.plan(id, seq_no, source)?;
-        let writer = self.writer.lock();
+        let writer = self.writer()?.lock();
         writer.delete_term(Term::from_field_text(self.fields.id, id));
         writer.add_document(doc).map_err(storage)?;
         self.state.lock().added(seq_no);
@@ -182,7 +231,7 @@ impl ShardSearchIndex {
     /// write): skips the delete, which saves a term lookup per segment at commit.
     pub fn index_new(&self, id: &str, seq_no: u64, source: &[u8]) -> Result<()> {
         let doc = self.plan(id, seq_no, source)?;
-        let writer = self.writer.lock();
+        let writer = self.writer()?.lock();
         writer.add_document(doc).map_err(storage)?;
         self.state.lock().added(seq_no);
         Ok(())
@@ -190,7 +239,7 @@ impl ShardSearchIndex {
 
     /// Removes `id`.
     pub fn delete(&self, id: &str) -> Result<()> {
-        self.writer
+        self.writer()?
             .lock()
             .delete_term(Term::from_field_text(self.fields.id, id));
         self.state.lock().dirty = true;
@@ -200,7 +249,7 @@ impl ShardSearchIndex {
     /// Commits everything added so far (durably, recording `applied_seq_no`) and makes it
     /// searchable.
     pub fn refresh(&self, applied_seq_no: u64) -> Result<()> {
-        let mut writer = self.writer.lock();
+        let mut writer = self.writer()?.lock();
         // Read with the writer locked: the commit holds exactly what was added so far.
         let added_max = {
             let st = self.state.lock();
@@ -220,10 +269,13 @@ impl ShardSearchIndex {
         prepared.commit().map_err(storage)?;
         drop(writer);
         self.reader.reload().map_err(storage)?;
-        let mut st = self.state.lock();
-        st.committed = Some(applied_seq_no);
-        st.committed_max = added_max;
-        st.dirty = false;
+        {
+            let mut st = self.state.lock();
+            st.committed = Some(applied_seq_no);
+            st.committed_max = added_max;
+            st.dirty = false;
+        }
+        self.commits.send_modify(|n| *n += 1);
         Ok(())
     }
 

@@ -25,18 +25,22 @@ const SOFT_DELETES: &str = "index.soft_deletes.enabled";
 const LEASE_PERIOD: &str = "index.soft_deletes.retention_lease.period";
 /// Set by CCR on a follower index; internal: `PUT _settings` never changes it.
 const FOLLOWING: &str = "index.xpack.ccr.following_index";
+/// Ferry's: a follower copies its leader's search segments instead of indexing; set by
+/// put-follow (its `settings` may say `false`), static, internal to `PUT _settings`.
+const COPY_SEGMENTS: &str = "index.ferry.ccr.copy_segments";
 
 /// Every setting the engine accepts.
-const KNOWN: [&str; 6] = [
+const KNOWN: [&str; 7] = [
     SHARDS,
     REPLICAS,
     REFRESH,
     SOFT_DELETES,
     LEASE_PERIOD,
     FOLLOWING,
+    COPY_SEGMENTS,
 ];
 /// Settings only a dedicated API changes (ES's `InternalIndex` settings).
-const INTERNAL: [&str; 1] = [FOLLOWING];
+const INTERNAL: [&str; 2] = [FOLLOWING, COPY_SEGMENTS];
 /// Settings that `PUT /<index>/_settings` may change on an open index.
 const DYNAMIC: [&str; 3] = [REPLICAS, REFRESH, LEASE_PERIOD];
 
@@ -64,6 +68,10 @@ pub struct IndexSettings {
     /// `index.xpack.ccr.following_index` (default false): a CCR follower, which refuses
     /// client writes. Set by the follow API, cleared by unfollow; static otherwise.
     pub following_index: bool,
+    /// `index.ferry.ccr.copy_segments` (default false): while following, the shards'
+    /// search indices are copies of the leader's segments, installed as the leader
+    /// commits them, rather than indexed here. Read when a shard opens.
+    pub copy_segments: bool,
 }
 
 impl Default for IndexSettings {
@@ -74,6 +82,7 @@ impl Default for IndexSettings {
             refresh_interval: Some(Duration::from_secs(1)),
             retention_lease_period: Duration::from_secs(12 * 3600),
             following_index: false,
+            copy_segments: false,
         }
     }
 }
@@ -254,6 +263,9 @@ impl IndexSettings {
             FOLLOWING => {
                 self.following_index = !null && parse_bool(value)?;
             }
+            COPY_SEGMENTS => {
+                self.copy_segments = !null && parse_bool(value)?;
+            }
             _ => return Err(unknown(key)),
         }
         Ok(())
@@ -280,6 +292,9 @@ impl IndexSettings {
         }
         if self.following_index {
             flat.insert(FOLLOWING.to_owned(), "true".to_owned());
+        }
+        if self.copy_segments {
+            flat.insert(COPY_SEGMENTS.to_owned(), "true".to_owned());
         }
         flat
     }

@@ -5,8 +5,11 @@
 //! (one entry per write batch) and answered once applied; reads (realtime GET, history,
 //! leases, stats) go to the state store directly. Background tasks refresh the search
 //! index every `refresh_interval` and keep history and the log trimmed
-//! (`maintenance`). This module makes no routing decisions (the index does) and has
-//! no network (groups have one member).
+//! (`maintenance`). A following shard opened with `copy_segments` indexes nothing: its
+//! search index is a copy of the leader's segments ([`Shard::segment_copy`]), and a
+//! leader shard describes its last search commit for such followers
+//! ([`Shard::search_commit`]). This module makes no routing decisions (the index does)
+//! and has no network (groups have one member).
 
 #[cfg(test)]
 mod copy_tests;
@@ -173,11 +176,16 @@ impl Shard {
         create: bool,
     ) -> Result<Self> {
         let owned = dir.to_owned();
+        let copy = settings.following_index && settings.copy_segments;
         let (store, feed) = tokio::task::spawn_blocking(move || -> Result<_> {
             let path = owned.join(STATE_FILE);
             let store = if create { StateStore::create(&path, now_millis())? } else { StateStore::open(&path)? };
-            let search = ShardSearchIndex::open(&owned.join(SEARCH_DIR), mapping)?;
-            let feed = SearchFeed::new(Arc::new(search))?;
+            let search_dir = owned.join(SEARCH_DIR);
+            let feed = if copy {
+                SearchFeed::new_copy(Arc::new(ShardSearchIndex::open_copy(&search_dir, mapping)?))
+            } else {
+                SearchFeed::new(Arc::new(ShardSearchIndex::open(&search_dir, mapping)?))?
+            };
             let refed = feed.catch_up(&store)?;
             if refed > 0 {
                 tracing::info!(dir = %owned.display(), ops = refed, "search index caught up from history");
@@ -406,9 +414,42 @@ impl Shard {
         self.core.prune().await
     }
 
-    /// Makes everything applied so far searchable.
+    /// Makes everything applied so far searchable. On a shard copying its leader's
+    /// segments, waits for a leader commit covering it while a copier is attached.
     pub async fn refresh(&self) -> Result<()> {
         self.core.feed.refresh().await
+    }
+
+    /// Refreshes unless the last search commit covers `seq_no` already (a follower copying
+    /// this shard's segments asks for what it has applied).
+    pub async fn refresh_to(&self, seq_no: i64) -> Result<()> {
+        let committed = self
+            .search_index()
+            .committed_seq_no()
+            .map_or(-1, |s| i64::try_from(s).unwrap_or(i64::MAX));
+        if committed >= seq_no {
+            return Ok(());
+        }
+        self.refresh().await
+    }
+
+    /// The last durable search commit, its files held open (for a follower copying this
+    /// shard's segments).
+    pub async fn search_commit(&self) -> Result<crate::SearchCommit> {
+        let feed = self.core.feed.clone();
+        tokio::task::spawn_blocking(move || feed.search().last_commit())
+            .await
+            .map_err(|e| IndexError::Storage(format!("reading the search commit failed: {e}")))?
+    }
+
+    /// Watches the search commits made or installed on this shard (a counter).
+    pub fn subscribe_search_commits(&self) -> watch::Receiver<u64> {
+        self.search_index().subscribe_commits()
+    }
+
+    /// The segment copy, when this shard's search index copies its leader's segments.
+    pub fn segment_copy(&self) -> Option<Arc<crate::SegmentCopy>> {
+        self.core.feed.segment_copy().cloned()
     }
 
     /// Refreshes, then commits the state durably (what a restart would otherwise replay

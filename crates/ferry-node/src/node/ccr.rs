@@ -31,7 +31,12 @@ const NON_REPLICATED: &[&str] = &[
     "index.number_of_replicas",
     "index.refresh_interval",
     "index.soft_deletes.retention_lease.period",
+    COPY_SEGMENTS,
 ];
+
+/// Ferry's: the follower copies the leader's search segments instead of indexing what it
+/// applies (true unless put-follow's `settings` say false).
+const COPY_SEGMENTS: &str = "index.ferry.ccr.copy_segments";
 
 /// Leader settings that describe the leader index itself and are never copied.
 const LEADER_IDENTITY: &[&str] = &[
@@ -117,6 +122,7 @@ fn follower_settings(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     settings.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    settings.entry(COPY_SEGMENTS).or_insert(json!(true));
     settings.insert("index.xpack.ccr.following_index".into(), json!(true));
     Ok(IndexSettings::from_es_json(&Value::Object(settings))?)
 }

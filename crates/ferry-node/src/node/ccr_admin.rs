@@ -51,6 +51,7 @@ impl Node {
             let _admin = self.admin_lock().await?;
             let mut settings = entry.settings();
             settings.following_index = false;
+            settings.copy_segments = false;
             let json = settings.to_es_json();
             let version = entry.snapshot().record.settings_version + 1;
             self.catalog

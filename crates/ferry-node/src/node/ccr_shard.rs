@@ -8,7 +8,7 @@
 use std::sync::{Arc, Weak};
 
 use ferry_index::ReplicatedOp;
-use ferry_replication::follow::{ErrorKind, FollowerShard, TaskError};
+use ferry_replication::follow::{CopyTarget, ErrorKind, FollowerShard, TaskError};
 use serde_json::Value;
 
 use super::Node;
@@ -119,5 +119,16 @@ impl FollowerShard for NodeFollowerShard {
 
     fn staging_dir(&self) -> std::path::PathBuf {
         self.staging.clone()
+    }
+
+    fn copy_target(&self) -> Result<Option<CopyTarget>, ErrorKind> {
+        let handle = self.handle()?;
+        let shard = handle
+            .shard(self.shard)
+            .map_err(|e| Self::kind(&ApiError::from(e)))?;
+        Ok(shard.segment_copy().map(|copy| CopyTarget {
+            copy,
+            checkpoint: shard.subscribe_global_checkpoint(),
+        }))
     }
 }

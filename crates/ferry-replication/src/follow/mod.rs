@@ -14,6 +14,8 @@
 //!   fetch of a leader shard copy, and (`bootstrap_apply`) its restore; `bootstrap_run`:
 //!   the start-up step around it (lease, renewals, mapping); [`bootstrap_stats`]: its
 //!   progress in stats.
+//! - [`segment_copier`]: keeps a `copy_segments` follower shard's search index a copy of
+//!   the leader's last search commit, beside the event loop.
 //!
 //! Deliberately not here: the follow REST API (ferry-node) and auto-follow.
 
@@ -28,6 +30,7 @@ pub mod leader_client;
 pub mod params;
 pub mod planner;
 mod runner;
+pub mod segment_copier;
 pub mod stats;
 pub mod task;
 pub mod units;
@@ -39,6 +42,7 @@ pub use error::FollowError;
 pub use events::{Command, ErrorKind, Event, OpMeta, RetryToken, TaskError};
 pub use params::FollowParameters;
 pub use planner::{LEASE_RENEW_INTERVAL, ShardFollowPlanner};
+pub use segment_copier::{CopyTarget, SegmentCopyStats};
 pub use stats::{ReadException, ShardFollowStats};
 pub use task::{FollowerShard, ShardFollowConfig, ShardFollowTask};
 pub use units::{ByteSize, TimeValue};

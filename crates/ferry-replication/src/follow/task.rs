@@ -31,6 +31,7 @@ use super::bootstrap_stats::BootstrapStats;
 use super::events::{ErrorKind, TaskError};
 use super::params::FollowParameters;
 use super::planner::ShardFollowPlanner;
+use super::segment_copier::{CopyTarget, SegmentCopier, SegmentCopyStats};
 use crate::remote::RemoteClusters;
 
 /// The follower shard as the task sees it (ferry-node implements it over `IndexHandle`).
@@ -61,6 +62,11 @@ pub trait FollowerShard: Send + Sync + 'static {
     /// A directory where this shard's bootstrap copy may be staged (created by the caller
     /// if missing, emptied by the task when the copy is applied).
     fn staging_dir(&self) -> std::path::PathBuf;
+    /// The shard's segment copy when its search index copies the leader's segments
+    /// (`index.ferry.ccr.copy_segments`); `None` when it indexes what it applies.
+    fn copy_target(&self) -> Result<Option<CopyTarget>, ErrorKind> {
+        Ok(None)
+    }
 }
 
 /// What one shard task follows.
@@ -104,6 +110,8 @@ pub(super) struct Shared {
     pub(super) clocks: Clocks,
     /// The bootstrap's progress, updated by the fetch as chunks arrive.
     pub(super) bootstrap: Arc<Mutex<BootstrapStats>>,
+    /// The segment copier's progress (followers with `copy_segments` only).
+    pub(super) segments: Arc<Mutex<SegmentCopyStats>>,
 }
 
 /// A running (or stopped) shard task: its handle and its stats.
@@ -141,7 +149,20 @@ impl ShardFollowTask {
             history_uuid: String::new(),
             rebootstrap: false,
         };
-        let handle = tokio::spawn(runner.run().instrument(span));
+        let copier = SegmentCopier {
+            config: config.clone(),
+            remotes: runner.remotes.clone(),
+            shard: runner.shard.clone(),
+            stats: shared.lock().segments.clone(),
+        };
+        // The copier never ends by itself: the task ends with the event loop.
+        let both = async move {
+            tokio::select! {
+                () = runner.run() => {}
+                () = copier.run() => {}
+            }
+        };
+        let handle = tokio::spawn(both.instrument(span));
         Self {
             config,
             shared,
@@ -193,6 +214,10 @@ impl ShardFollowTask {
         };
         m.insert("time_since_last_synced_millis".into(), json!(synced));
         m.insert("bootstrap".into(), shared.bootstrap.lock().to_es_json());
+        let segments = shared.segments.lock();
+        if segments.commits_installed > 0 || segments.failures > 0 {
+            m.insert("segment_copy".into(), segments.to_es_json());
+        }
         m
     }
 

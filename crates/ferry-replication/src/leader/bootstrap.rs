@@ -194,6 +194,11 @@ impl CopySessions {
         Ok(this)
     }
 
+    /// The node's live copy settings.
+    pub fn settings(&self) -> &Arc<RecoverySettings> {
+        &self.settings
+    }
+
     /// The directory holding the session files.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -6,6 +6,8 @@
 //!   global-checkpoint watch when the reader is caught up.
 //! - [`bootstrap`]: [`CopySessions`], the bootstrap copy sessions ("remote recovery"): a
 //!   pinned point-in-time copy of a shard served in checksummed chunks.
+//! - [`search_commits`]: [`SearchCommits`], the search commits held open for followers
+//!   that copy the leader's segments instead of indexing.
 //! - [`throttle`]: [`Throttle`], the node's byte-rate limit of copies (both sides use it).
 //! - [`service`]: the tonic service, including the retention-lease and copy-session calls.
 //! - [`error`]: [`LeaderError`], one Elasticsearch error type per variant.
@@ -18,11 +20,14 @@ pub mod bootstrap;
 mod copy_file;
 mod error;
 pub mod read;
+pub mod search_commits;
 pub mod service;
 pub mod throttle;
 
 #[cfg(test)]
 mod bootstrap_tests;
+#[cfg(test)]
+mod search_commits_tests;
 #[cfg(test)]
 pub(crate) mod testkit;
 #[cfg(test)]
@@ -35,6 +40,7 @@ use ferry_index::{IndexHandle, Shard};
 pub use bootstrap::{CopyDescription, CopySessions};
 pub use error::{LeaderError, SESSION_NOT_FOUND};
 pub use read::{ReadOutcome, ReadRequest};
+pub use search_commits::{CommitRequest, SearchCommits};
 pub use service::{LeaderService, StatusFn, service};
 pub use throttle::Throttle;
 

@@ -1,6 +1,7 @@
-//! The tonic service `ferry.v1.Replication`: `ReadOps`, the retention-lease calls and the
-//! bootstrap copy-session calls, converting between protobuf and the domain types of
-//! [`super::read`], [`super::bootstrap`] and `ferry-index`.
+//! The tonic service `ferry.v1.Replication`: `ReadOps`, the retention-lease calls, the
+//! bootstrap copy-session calls and the segment-copy calls, converting between protobuf
+//! and the domain types of [`super::read`], [`super::bootstrap`],
+//! [`super::search_commits`] and `ferry-index`.
 //!
 //! Errors become a gRPC status through the [`StatusFn`] the embedding server passes in,
 //! so they look exactly like its other services' errors (ferry-node: the Elasticsearch
@@ -18,6 +19,7 @@ use tracing::Instrument as _;
 
 use super::bootstrap::{CopyDescription, CopySessions};
 use super::read::{ReadOutcome, ReadRequest, read_ops};
+use super::search_commits::{CommitRequest, SearchCommits};
 use super::{LeaderError, LeaderShards};
 
 /// Turns a [`LeaderError`] into the gRPC status sent to the caller.
@@ -33,9 +35,11 @@ pub fn service(
     sessions: Arc<CopySessions>,
     to_status: StatusFn,
 ) -> ReplicationServer<LeaderService> {
+    let commits = SearchCommits::new(sessions.settings().clone());
     ReplicationServer::new(LeaderService {
         shards,
         sessions,
+        commits,
         to_status,
     })
 }
@@ -44,6 +48,7 @@ pub fn service(
 pub struct LeaderService {
     shards: Arc<dyn LeaderShards>,
     sessions: Arc<CopySessions>,
+    commits: SearchCommits,
     to_status: StatusFn,
 }
 
@@ -114,6 +119,36 @@ fn to_opened(d: CopyDescription) -> pb::OpenCopySessionResponse {
         chunk_crc32: d.chunk_crc32,
         docs: d.docs,
         mapping: bytes::Bytes::from(d.mapping.to_string()),
+    }
+}
+
+fn to_commit(
+    commit: Option<ferry_index::SearchCommit>,
+    history_uuid: String,
+    have: u32,
+) -> pb::GetSearchCommitResponse {
+    match commit {
+        Some(c) => pb::GetSearchCommitResponse {
+            crc32: c.crc32,
+            opstamp: c.opstamp,
+            seq_no: c.seq_no,
+            max_seq_no: c.max_seq_no,
+            meta: c.meta,
+            files: c
+                .files
+                .iter()
+                .map(|f| pb::SearchFile {
+                    name: f.name.clone(),
+                    length: f.len,
+                })
+                .collect(),
+            history_uuid,
+        },
+        None => pb::GetSearchCommitResponse {
+            crc32: have,
+            history_uuid,
+            ..Default::default()
+        },
     }
 }
 
@@ -240,6 +275,45 @@ impl Replication for LeaderService {
             .instrument(span)
             .await
             .map(|(data, crc32)| Response::new(pb::GetCopyChunkResponse { data, crc32 }))
+            .map_err(|e| self.fail(&e))
+    }
+
+    async fn get_search_commit(
+        &self,
+        request: Request<pb::GetSearchCommitRequest>,
+    ) -> Result<Response<pb::GetSearchCommitResponse>, Status> {
+        let r = request.into_inner();
+        let span =
+            tracing::debug_span!("get_search_commit", index = %r.leader_index, shard = r.shard);
+        let req = CommitRequest {
+            index: r.leader_index,
+            shard: r.shard,
+            expected_history_uuid: r.expected_history_uuid,
+            have_crc32: r.have_crc32,
+            refresh_to_seq_no: r.refresh_to_seq_no,
+            poll_timeout: Duration::from_millis(r.poll_timeout_millis),
+        };
+        match self
+            .commits
+            .get(self.shards.as_ref(), &req)
+            .instrument(span)
+            .await
+        {
+            Ok((commit, uuid)) => Ok(Response::new(to_commit(commit, uuid, req.have_crc32))),
+            Err(e) => Err(self.fail(&e)),
+        }
+    }
+
+    async fn read_search_file(
+        &self,
+        request: Request<pb::ReadSearchFileRequest>,
+    ) -> Result<Response<pb::ReadSearchFileResponse>, Status> {
+        let r = request.into_inner();
+        let len = usize::try_from(r.length).unwrap_or(usize::MAX);
+        self.commits
+            .read(&r.leader_index, r.shard, r.crc32, &r.name, r.offset, len)
+            .await
+            .map(|data| Response::new(pb::ReadSearchFileResponse { data }))
             .map_err(|e| self.fail(&e))
     }
 
