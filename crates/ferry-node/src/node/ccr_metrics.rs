@@ -72,6 +72,18 @@ const SHARD_METRICS: &[(&str, &str, &str, &str)] = &[
         "1 when the follow task stopped on a fatal error",
         "",
     ),
+    (
+        "ferry_ccr_follower_segment_copy_bytes_total",
+        "counter",
+        "Bytes of leader search segments copied (followers with index.ferry.ccr.copy_segments)",
+        "",
+    ),
+    (
+        "ferry_ccr_follower_search_lag_operations",
+        "gauge",
+        "Operations the follower shard applied that its installed search commit does not cover yet (copy_segments followers; 0 otherwise)",
+        "",
+    ),
 ];
 
 fn escape(v: &str) -> String {
@@ -87,6 +99,16 @@ fn value_of(metric: &str, field: &str, shard: &Map<String, Value>) -> i64 {
             (get("leader_global_checkpoint") - get("follower_global_checkpoint")).max(0)
         }
         "ferry_ccr_follower_fatal" => i64::from(shard.contains_key("fatal_exception")),
+        "ferry_ccr_follower_segment_copy_bytes_total" => shard
+            .get("segment_copy")
+            .and_then(|c| c["bytes_copied"].as_i64())
+            .unwrap_or(0),
+        "ferry_ccr_follower_search_lag_operations" => shard
+            .get("segment_copy")
+            .and_then(|c| c["installed_seq_no"].as_i64())
+            .map_or(0, |installed| {
+                (get("follower_global_checkpoint") - installed).max(0)
+            }),
         _ => get(field),
     }
 }
@@ -155,5 +177,26 @@ mod tests {
             5
         );
         assert_eq!(escape("a\"b\\c"), "a\\\"b\\\\c");
+    }
+
+    #[test]
+    fn segment_copy_metrics_come_from_its_stats_object() {
+        let copying = json!({"follower_global_checkpoint": 90,
+            "segment_copy": {"installed_seq_no": 70, "bytes_copied": 1234}});
+        let copying = copying.as_object().expect("object");
+        assert_eq!(
+            value_of("ferry_ccr_follower_search_lag_operations", "", copying),
+            20
+        );
+        assert_eq!(
+            value_of("ferry_ccr_follower_segment_copy_bytes_total", "", copying),
+            1234
+        );
+        let indexing = json!({"follower_global_checkpoint": 90});
+        let indexing = indexing.as_object().expect("object");
+        assert_eq!(
+            value_of("ferry_ccr_follower_search_lag_operations", "", indexing),
+            0
+        );
     }
 }

@@ -282,54 +282,65 @@ impl<S: FollowerShard> SegmentCopier<S> {
                 missing.push(f);
             }
         }
+        // Every chunk of every missing file, `in_flight` at a time across files (a commit
+        // is mostly small files); a file is checked and synced as soon as its last chunk
+        // is written, beside the reads still running.
+        let mut remaining: Vec<u64> = missing
+            .iter()
+            .map(|f| f.length.div_ceil(chunk).max(1))
+            .collect();
+        let chunks: Vec<(usize, u64)> = missing
+            .iter()
+            .enumerate()
+            .flat_map(|(i, _)| (0..remaining[i]).map(move |c| (i, c * chunk)))
+            .collect();
         let copier = self;
-        for file in &missing {
-            let ranges: Vec<u64> = (0..file.length.div_ceil(chunk).max(1))
-                .map(|i| i * chunk)
-                .collect();
-            let reads = futures::stream::iter(ranges).map(|offset| {
-                let channel = channel.clone();
-                let copy = copy.clone();
-                async move {
-                    let len = chunk.min(file.length - offset.min(file.length));
-                    let data = copier
-                        .read(channel, commit.crc32, &file.name, offset, len)
-                        .await?;
-                    let got = data.len() as u64;
-                    if got != len {
-                        return Err(retryable(
-                            "exception",
-                            format!(
-                                "leader sent {got} bytes of [{}] at {offset}, not {len}",
-                                file.name
-                            ),
-                        ));
-                    }
-                    let name = file.name.clone();
-                    tokio::task::spawn_blocking(move || {
-                        copy.search().write_part(&name, offset, &data)
-                    })
+        let reads = futures::stream::iter(chunks).map(|(i, offset)| {
+            let channel = channel.clone();
+            let copy = copy.clone();
+            let file = missing[i];
+            async move {
+                let len = chunk.min(file.length - offset.min(file.length));
+                let data = copier
+                    .read(channel, commit.crc32, &file.name, offset, len)
+                    .await?;
+                let got = data.len() as u64;
+                if got != len {
+                    return Err(retryable(
+                        "exception",
+                        format!(
+                            "leader sent {got} bytes of [{}] at {offset}, not {len}",
+                            file.name
+                        ),
+                    ));
+                }
+                let name = file.name.clone();
+                tokio::task::spawn_blocking(move || copy.search().write_part(&name, offset, &data))
                     .await
                     .map_err(|e| {
                         retryable("exception", format!("writing a search file failed: {e}"))
                     })?
                     .map_err(|e| storage(&e))?;
-                    Ok::<u64, ErrorKind>(got)
-                }
-            });
-            let mut reads = reads.buffer_unordered(in_flight);
-            let mut bytes = 0;
-            while let Some(got) = reads.next().await {
-                bytes += got?;
+                Ok::<(usize, u64), ErrorKind>((i, got))
             }
-            let (c, name, len) = (copy.clone(), file.name.clone(), file.length);
-            tokio::task::spawn_blocking(move || c.search().finish_file(&name, len))
-                .await
-                .map_err(|e| retryable("exception", format!("checking a search file failed: {e}")))?
-                .map_err(|e| storage(&e))?;
-            let mut st = self.stats.lock();
-            st.files_copied += 1;
-            st.bytes_copied += bytes;
+        });
+        let mut reads = reads.buffer_unordered(in_flight);
+        let mut finishing = tokio::task::JoinSet::new();
+        while let Some(read) = reads.next().await {
+            let (i, got) = read?;
+            self.stats.lock().bytes_copied += got;
+            remaining[i] -= 1;
+            if remaining[i] == 0 {
+                let (c, name, len) = (copy.clone(), missing[i].name.clone(), missing[i].length);
+                finishing.spawn_blocking(move || c.search().finish_file(&name, len));
+            }
+        }
+        while let Some(done) = finishing.join_next().await {
+            done.map_err(|e| {
+                retryable("exception", format!("checking a search file failed: {e}"))
+            })?
+            .map_err(|e| storage(&e))?;
+            self.stats.lock().files_copied += 1;
         }
         let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.stats.lock().copy_millis += millis;
