@@ -30,8 +30,10 @@ enum Goal {
     Below(f64),
     /// At least this value.
     AtLeast(f64),
-    /// The last-third p99 under load is not above 1.5 × the first third's + 10 ms (noise
-    /// at millisecond scale is not growth).
+    /// The last third's median lag under load is not above 1.5 × the first third's + 10 ms
+    /// (noise at millisecond scale is not growth). Medians, because a follower falling
+    /// behind moves every probe after it, while a third's p99 (about 66 probes) is its
+    /// single slowest probe, which one merge or scheduling hiccup decides.
     NotGrowing,
 }
 
@@ -106,12 +108,12 @@ const ROWS: [Row; 9] = [
         value: |f| Some(ms(f.load.lag.p99)),
     },
     Row {
-        key: "half_load_lag_p99_last_third",
-        label: "  p99 of the last third",
+        key: "half_load_lag_p50_last_third",
+        label: "  p50 of the last third",
         unit: "ms",
         better: Better::Lower,
         goal: Goal::NotGrowing,
-        value: |f| Some(ms(f.load.last_p99)),
+        value: |f| Some(ms(f.load.last_third.p50)),
     },
     Row {
         key: "bootstrap",
@@ -144,7 +146,7 @@ impl Goal {
             Goal::AtMost(t) => Some(v <= t),
             Goal::Below(t) => Some(v < t),
             Goal::AtLeast(t) => Some(v >= t),
-            Goal::NotGrowing => Some(not_growing(ms(f.load.first_p99), v)),
+            Goal::NotGrowing => Some(not_growing(ms(f.load.first_third.p50), v)),
         }
     }
 }

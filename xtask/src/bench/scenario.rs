@@ -138,9 +138,9 @@ pub(crate) struct LoadLag {
     pub docs: usize,
     /// All probes.
     pub lag: Latency,
-    /// p99 of the first and the last third of the probes, in probe order.
-    pub first_p99: Duration,
-    pub last_p99: Duration,
+    /// The first and the last third of the probes, in probe order.
+    pub first_third: Latency,
+    pub last_third: Latency,
     /// Last paced acknowledgement → the follower has everything.
     pub drained_after: Duration,
 }
@@ -224,8 +224,10 @@ impl Figures {
                 "achieved_docs_per_sec": self.load.achieved_rate.round(),
                 "docs": self.load.docs,
                 "lag": lat(&self.load.lag),
-                "first_third_p99_ms": ms(self.load.first_p99),
-                "last_third_p99_ms": ms(self.load.last_p99),
+                "first_third_p50_ms": ms(self.load.first_third.p50),
+                "last_third_p50_ms": ms(self.load.last_third.p50),
+                "first_third_p99_ms": ms(self.load.first_third.p99),
+                "last_third_p99_ms": ms(self.load.last_third.p99),
                 "drained_after_ms": ms(self.load.drained_after),
             },
             "bootstrap": self.bootstrap.json(),
@@ -319,11 +321,11 @@ async fn probe<R: Replication>(side: &R, id: &str) -> anyhow::Result<Duration> {
     }
 }
 
-/// p99 of the first and of the last third of `lags` (probe order).
-pub(crate) fn thirds_p99(lags: &[Duration]) -> (Duration, Duration) {
+/// The first and the last third of `lags` (probe order).
+pub(crate) fn thirds(lags: &[Duration]) -> (Latency, Latency) {
     let third = (lags.len() / 3).max(1).min(lags.len());
-    let first = Latency::from(lags[..third].to_vec()).p99;
-    let last = Latency::from(lags[lags.len() - third..].to_vec()).p99;
+    let first = Latency::from(lags[..third].to_vec());
+    let last = Latency::from(lags[lags.len() - third..].to_vec());
     (first, last)
 }
 
@@ -447,14 +449,14 @@ async fn half_load<R: Replication>(
     side.wait_follower(before + (docs + lags.len()) as u64)
         .await?;
     let drained_after = ingested.last_ack.elapsed();
-    let (first_p99, last_p99) = thirds_p99(&lags);
+    let (first_third, last_third) = thirds(&lags);
     Ok(LoadLag {
         target_rate,
         achieved_rate: per_sec(docs, ingested.wall),
         docs,
         lag: Latency::from(lags),
-        first_p99,
-        last_p99,
+        first_third,
+        last_third,
         drained_after,
     })
 }
@@ -464,18 +466,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thirds_take_the_p99_of_each_end() {
+    fn thirds_are_the_two_ends_in_probe_order() {
         let lags: Vec<Duration> = [5, 1, 2, 9, 9, 9, 3, 30, 4]
             .into_iter()
             .map(Duration::from_millis)
             .collect();
+        let (first, last) = thirds(&lags);
         assert_eq!(
-            thirds_p99(&lags),
-            (Duration::from_millis(5), Duration::from_millis(30))
+            (first.p50, first.p99),
+            (Duration::from_millis(2), Duration::from_millis(5))
+        );
+        assert_eq!(
+            (last.p50, last.p99),
+            (Duration::from_millis(4), Duration::from_millis(30))
         );
         let one = [Duration::from_millis(7)];
-        assert_eq!(thirds_p99(&one), (one[0], one[0]));
-        assert_eq!(thirds_p99(&[]), (Duration::ZERO, Duration::ZERO));
+        let (first, last) = thirds(&one);
+        assert_eq!((first.p50, last.p99), (one[0], one[0]));
+        let (first, last) = thirds(&[]);
+        assert_eq!((first.p99, last.p99), (Duration::ZERO, Duration::ZERO));
     }
 
     #[test]
