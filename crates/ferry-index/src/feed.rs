@@ -290,6 +290,17 @@ impl SearchFeed {
         Ok(())
     }
 
+    /// The refresh `index.refresh_interval` schedules. A copy of the leader's segments
+    /// has nothing to do: its copier installs each commit the leader makes on its own
+    /// schedule, and asking the leader for more would add leader commits (and merges)
+    /// at the follower's cadence. An explicit refresh still asks (see [`Self::refresh`]).
+    pub async fn scheduled_refresh(&self) -> Result<()> {
+        if self.copy.is_some() {
+            return Ok(());
+        }
+        self.refresh().await
+    }
+
     /// Waits until a refresh covers `seq_no` (or the feed is dropped).
     pub async fn wait_refreshed(&self, seq_no: u64) {
         let target = as_i64(Some(seq_no));
@@ -341,6 +352,30 @@ mod tests {
         feed.refresh().await.unwrap();
         assert_eq!(feed.search().num_docs(), 50);
         assert_eq!(*feed.refreshed.borrow(), 49);
+    }
+
+    #[tokio::test]
+    async fn a_copy_asks_its_copier_on_an_explicit_refresh_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mapping: SharedMapping = Arc::new(parking_lot::RwLock::new(Mapping::default()));
+        let search = ShardSearchIndex::open_copy(dir.path(), mapping).unwrap();
+        let feed = Arc::new(SearchFeed::new_copy(Arc::new(search)));
+        let copy = feed.segment_copy().unwrap().clone();
+        let _copier = copy.attach();
+        // Applied operations are not indexed; they are what a refresh asks for.
+        feed.feed(vec![change(0), change(5)], 5);
+        assert_eq!(feed.search().num_docs(), 0);
+        // The scheduled refresh leaves the leader's commits to the copier's long poll.
+        feed.scheduled_refresh().await.unwrap();
+        assert_eq!(copy.subscribe().borrow().wanted, -1);
+        let refreshing = tokio::spawn({
+            let feed = feed.clone();
+            async move { feed.refresh().await }
+        });
+        let mut progress = copy.subscribe();
+        progress.wait_for(|p| p.wanted == 5).await.unwrap();
+        copy.failed();
+        refreshing.await.unwrap().unwrap();
     }
 
     #[test]

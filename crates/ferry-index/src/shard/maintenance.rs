@@ -51,7 +51,7 @@ async fn refresh_loop(core: Arc<ShardCore>, mut stop: watch::Receiver<bool>) {
             () = stopped(&mut stop) => return,
             changed = settings.changed() => if changed.is_err() { return },
             () = tick => {
-                if let Err(e) = core.feed.refresh().await {
+                if let Err(e) = core.feed.scheduled_refresh().await {
                     tracing::error!(shard = core.number, error = %e, "scheduled refresh failed");
                 }
             }
