@@ -51,13 +51,26 @@ async fn read_all(leader: &Leader, crc32: u32, file: &pb::SearchFile) -> Vec<u8>
     data
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_commit_is_described_read_and_long_polled_until_the_next_refresh() {
+/// A leader whose index `logs` holds `docs` documents, refreshed, and its first commit.
+async fn leader_with(
+    docs: usize,
+    filler: &str,
+) -> (
+    Leader,
+    std::sync::Arc<ferry_index::IndexHandle>,
+    pb::GetSearchCommitResponse,
+) {
     let leader = Leader::start().await;
     let h = leader.create("logs", one_shard()).await;
-    fill(&h, 300, "some padding words").await;
+    fill(&h, docs, filler).await;
     h.refresh().await.unwrap();
     let first = commit(&leader, ask(0, -1, 0)).await;
+    (leader, h, first)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_is_described_read_and_long_polled_until_the_next_refresh() {
+    let (leader, h, first) = leader_with(300, "some padding words").await;
     assert_eq!((first.seq_no, first.max_seq_no), (299, 299));
     assert!(!first.files.is_empty() && !first.meta.is_empty());
     assert_eq!(first.history_uuid, h.shards()[0].history_uuid());
@@ -113,11 +126,7 @@ fn find(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_to_makes_the_leader_commit_what_the_follower_applied() {
-    let leader = Leader::start().await;
-    let h = leader.create("logs", one_shard()).await;
-    fill(&h, 10, "x").await;
-    h.refresh().await.unwrap();
-    let first = commit(&leader, ask(0, -1, 0)).await;
+    let (leader, h, first) = leader_with(10, "x").await;
     assert_eq!(first.seq_no, 9);
     write(&h, vec![put("late", r#"{"n": 1}"#)]).await;
     // No scheduled refresh on this index: only the request makes seq_no 10 searchable.
@@ -130,49 +139,35 @@ async fn refresh_to_makes_the_leader_commit_what_the_follower_applied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_commits_files_and_histories_are_refused() {
-    let leader = Leader::start().await;
-    let h = leader.create("logs", one_shard()).await;
-    fill(&h, 10, "x").await;
-    h.refresh().await.unwrap();
-    let c = commit(&leader, ask(0, -1, 0)).await;
-    let read = |crc32: u32, name: &str| pb::ReadSearchFileRequest {
-        leader_index: "logs".into(),
-        shard: 0,
-        crc32,
-        name: name.into(),
-        offset: 0,
-        length: 10,
+    let (leader, _h, c) = leader_with(10, "x").await;
+    let read_fails = |crc32: u32, name: &str| {
+        let req = pb::ReadSearchFileRequest {
+            leader_index: "logs".into(),
+            shard: 0,
+            crc32,
+            name: name.into(),
+            offset: 0,
+            length: 10,
+        };
+        let mut client = leader.client.clone();
+        async move { es_type(&client.read_search_file(req).await.unwrap_err()) }
     };
-    let e = leader
-        .client
-        .clone()
-        .read_search_file(read(c.crc32 ^ 1, &c.files[0].name))
-        .await
-        .unwrap_err();
-    assert_eq!(es_type(&e), "copy_session_not_found_exception");
-    let e = leader
-        .client
-        .clone()
-        .read_search_file(read(c.crc32, "../state.redb"))
-        .await
-        .unwrap_err();
-    assert_eq!(es_type(&e), "action_request_validation_exception");
+    let ask_fails = |req: pb::GetSearchCommitRequest| {
+        let mut client = leader.client.clone();
+        async move { es_type(&client.get_search_commit(req).await.unwrap_err()) }
+    };
+    assert_eq!(
+        read_fails(c.crc32 ^ 1, &c.files[0].name).await,
+        "copy_session_not_found_exception"
+    );
+    assert_eq!(
+        read_fails(c.crc32, "../state.redb").await,
+        "action_request_validation_exception"
+    );
     let mut wrong = ask(0, -1, 0);
     wrong.expected_history_uuid = "another".into();
-    let e = leader
-        .client
-        .clone()
-        .get_search_commit(wrong)
-        .await
-        .unwrap_err();
-    assert_eq!(es_type(&e), "illegal_state_exception");
+    assert_eq!(ask_fails(wrong).await, "illegal_state_exception");
     let mut missing = ask(0, -1, 0);
     missing.leader_index = "nope".into();
-    let e = leader
-        .client
-        .clone()
-        .get_search_commit(missing)
-        .await
-        .unwrap_err();
-    assert_eq!(es_type(&e), "index_not_found_exception");
+    assert_eq!(ask_fails(missing).await, "index_not_found_exception");
 }
