@@ -20,6 +20,7 @@ mod replicated;
 #[cfg(test)]
 mod replicated_tests;
 mod restore;
+mod segments;
 #[cfg(test)]
 mod tests;
 
@@ -418,38 +419,6 @@ impl Shard {
     /// segments, waits for a leader commit covering it while a copier is attached.
     pub async fn refresh(&self) -> Result<()> {
         self.core.feed.refresh().await
-    }
-
-    /// Refreshes unless the last search commit covers `seq_no` already (a follower copying
-    /// this shard's segments asks for what it has applied).
-    pub async fn refresh_to(&self, seq_no: i64) -> Result<()> {
-        let committed = self
-            .search_index()
-            .committed_seq_no()
-            .map_or(-1, |s| i64::try_from(s).unwrap_or(i64::MAX));
-        if committed >= seq_no {
-            return Ok(());
-        }
-        self.refresh().await
-    }
-
-    /// The last durable search commit, its files held open (for a follower copying this
-    /// shard's segments).
-    pub async fn search_commit(&self) -> Result<crate::SearchCommit> {
-        let feed = self.core.feed.clone();
-        tokio::task::spawn_blocking(move || feed.search().last_commit())
-            .await
-            .map_err(|e| IndexError::Storage(format!("reading the search commit failed: {e}")))?
-    }
-
-    /// Watches the search commits made or installed on this shard (a counter).
-    pub fn subscribe_search_commits(&self) -> watch::Receiver<u64> {
-        self.search_index().subscribe_commits()
-    }
-
-    /// The segment copy, when this shard's search index copies its leader's segments.
-    pub fn segment_copy(&self) -> Option<Arc<crate::SegmentCopy>> {
-        self.core.feed.segment_copy().cloned()
     }
 
     /// Refreshes, then commits the state durably (what a restart would otherwise replay
