@@ -183,6 +183,31 @@ pub(crate) enum OpKind {
     Delete,
 }
 
+/// The search changes applying an entry produces, or nothing for a shard whose search
+/// index does not follow its state (a copy of the leader's segments): then no change is
+/// even built, which spares the follower's apply an id copy per operation.
+#[derive(Debug)]
+pub(crate) struct Changes(Option<Vec<SearchChange>>);
+
+impl Changes {
+    /// Collects changes when `collect`, discards them otherwise.
+    pub(crate) fn new(collect: bool) -> Self {
+        Self(collect.then(Vec::new))
+    }
+
+    /// Records the change `change` builds, when collecting.
+    pub(crate) fn push(&mut self, change: impl FnOnce() -> SearchChange) {
+        if let Some(list) = &mut self.0 {
+            list.push(change());
+        }
+    }
+
+    /// What was collected (empty when discarding).
+    pub(crate) fn into_vec(self) -> Vec<SearchChange> {
+        self.0.unwrap_or_default()
+    }
+}
+
 /// A change the search index must follow, produced by applying an entry.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SearchChange {

@@ -89,7 +89,8 @@ pub(crate) struct SearchFeed {
     refresh_lock: tokio::sync::Mutex<()>,
 }
 
-fn as_i64(seq_no: Option<u64>) -> i64 {
+/// A seq_no as checkpoints count them: -1 for none.
+pub(crate) fn as_i64(seq_no: Option<u64>) -> i64 {
     seq_no.map_or(-1, |s| i64::try_from(s).unwrap_or(i64::MAX))
 }
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::Result;
+use crate::feed::as_i64;
 use crate::search::ShardSearchIndex;
 
 /// Where copying stands, as copiers and refreshes see it.
@@ -51,10 +52,6 @@ impl Copier {
     pub fn copy(&self) -> &Arc<SegmentCopy> {
         &self.0
     }
-}
-
-fn as_i64(seq_no: Option<u64>) -> i64 {
-    seq_no.map_or(-1, |s| i64::try_from(s).unwrap_or(i64::MAX))
 }
 
 impl SegmentCopy {

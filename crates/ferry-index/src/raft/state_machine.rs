@@ -24,7 +24,7 @@ use openraft::{
 use tokio::sync::watch;
 
 use super::TypeConfig;
-use crate::command::{ShardCommand, ShardResponse};
+use crate::command::{Changes, ShardCommand, ShardResponse};
 use crate::feed::SearchFeed;
 use crate::store::{ApplyItem, ApplyPayload, RaftPosition, ShardState, StateStore};
 
@@ -164,7 +164,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             // committed already, which re-feeding history after a crash would not undo:
             // its changes are committed to search before the state can become durable.
             let _gate = finishing.then(|| store.hold_durability());
-            let (responses, changes) = store.apply(items).map_err(sm_write_err)?;
+            let changes = Changes::new(feed.segment_copy().is_none());
+            let (responses, changes) = store.apply(items, changes).map_err(sm_write_err)?;
             let checkpoint = store.state().local_checkpoint();
             feed.feed(changes, checkpoint);
             if finishing

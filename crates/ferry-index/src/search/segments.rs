@@ -28,6 +28,7 @@ use tantivy::schema::Schema;
 
 use super::schema::build_schema;
 use super::shard_index::{ShardSearchIndex, parse_payload};
+use crate::feed::as_i64;
 use crate::{IndexError, Result};
 
 /// tantivy's commit file.
@@ -85,10 +86,6 @@ pub struct SearchCommit {
     pub max_seq_no: i64,
     /// The files the commit names.
     pub files: Vec<Arc<CommitFile>>,
-}
-
-fn as_i64(seq_no: Option<u64>) -> i64 {
-    seq_no.map_or(-1, |s| i64::try_from(s).unwrap_or(i64::MAX))
 }
 
 /// A file name a commit may carry: no path, no hidden file, not the commit itself.

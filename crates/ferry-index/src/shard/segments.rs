@@ -7,17 +7,14 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::Shard;
+use crate::feed::as_i64;
 use crate::{IndexError, Result, SearchCommit, SegmentCopy};
 
 impl Shard {
     /// Refreshes unless the last search commit covers `seq_no` already (a follower copying
     /// this shard's segments asks for what it has applied).
     pub async fn refresh_to(&self, seq_no: i64) -> Result<()> {
-        let committed = self
-            .search_index()
-            .committed_seq_no()
-            .map_or(-1, |s| i64::try_from(s).unwrap_or(i64::MAX));
-        if committed >= seq_no {
+        if as_i64(self.search_index().committed_seq_no()) >= seq_no {
             return Ok(());
         }
         self.refresh().await

@@ -21,7 +21,9 @@ use super::records::{
     ReplicaTracker, SUPERSEDED, ShardState, db_err, decode, decode_doc, encode,
 };
 use super::replicated::close_replicated_gaps;
-use crate::command::{AppliedWrite, OpError, OpKind, SearchChange, ShardCommand, ShardResponse};
+use crate::command::{
+    AppliedWrite, Changes, OpError, OpKind, SearchChange, ShardCommand, ShardResponse,
+};
 use crate::versioning::{self, DocVersion};
 use crate::{
     DeleteOp, IndexError, IndexOp, Result, RetentionLease, UpdateOp, WriteOp, WriteResult,
@@ -66,16 +68,20 @@ pub(super) struct Tables<'t> {
 
 impl StateStore {
     /// Applies `items` in order, in one non-durable transaction. Returns one response
-    /// per item and the changes the search index must follow. An `Err` is a storage
-    /// failure (nothing of the run is committed); per-operation failures are responses.
-    pub fn apply(&self, items: Vec<ApplyItem>) -> Result<(Vec<ShardResponse>, Vec<SearchChange>)> {
+    /// per item and the changes the search index must follow, collected into `changes`
+    /// (or not built at all, see [`Changes`]). An `Err` is a storage failure (nothing of
+    /// the run is committed); per-operation failures are responses.
+    pub fn apply(
+        &self,
+        items: Vec<ApplyItem>,
+        mut changes: Changes,
+    ) -> Result<(Vec<ShardResponse>, Vec<SearchChange>)> {
         let mut txn = self.db.begin_write().map_err(db_err)?;
         txn.set_durability(Durability::None).map_err(db_err)?;
         let mut state = read_state(&txn)?;
         let mut tracker = read_tracker(&txn)?;
         let tracker_before = tracker.clone();
         let mut responses = Vec::with_capacity(items.len());
-        let mut changes = Vec::new();
         {
             let mut t = Tables {
                 docs: txn.open_table(DOCS).map_err(db_err)?,
@@ -120,7 +126,7 @@ impl StateStore {
         }
         txn.commit().map_err(db_err)?;
         *self.state.write() = state;
-        Ok((responses, changes))
+        Ok((responses, changes.into_vec()))
     }
 }
 
@@ -165,7 +171,7 @@ impl Tables<'_> {
         tracker: &mut ReplicaTracker,
         term: u64,
         cmd: ShardCommand,
-        changes: &mut Vec<SearchChange>,
+        changes: &mut Changes,
     ) -> Result<ShardResponse> {
         Ok(match cmd {
             ShardCommand::Write {
@@ -297,7 +303,7 @@ impl Tables<'_> {
         version: u64,
         source: Bytes,
         routing: Option<&str>,
-        changes: &mut Vec<SearchChange>,
+        changes: &mut Changes,
     ) -> Result<AppliedWrite> {
         let seq_no = state.next_seq_no;
         let row = DocVersion {
@@ -316,7 +322,7 @@ impl Tables<'_> {
         } else {
             WriteResult::Created
         };
-        changes.push(SearchChange {
+        changes.push(|| SearchChange {
             seq_no,
             id,
             source: Some(source),
@@ -337,7 +343,7 @@ impl Tables<'_> {
         term: u64,
         ts: u64,
         op: IndexOp,
-        changes: &mut Vec<SearchChange>,
+        changes: &mut Changes,
     ) -> Result<std::result::Result<AppliedWrite, OpError>> {
         let current = self.row(&op.id)?;
         let version = match versioning::index_version(&op.id, current.as_ref(), op.create, &op.cond)
@@ -364,7 +370,7 @@ impl Tables<'_> {
         term: u64,
         ts: u64,
         op: DeleteOp,
-        changes: &mut Vec<SearchChange>,
+        changes: &mut Changes,
     ) -> Result<std::result::Result<AppliedWrite, OpError>> {
         let current = self.row(&op.id)?;
         let version = match versioning::delete_version(&op.id, current.as_ref(), &op.cond) {
@@ -384,7 +390,7 @@ impl Tables<'_> {
         } else {
             WriteResult::NotFound
         };
-        changes.push(SearchChange {
+        changes.push(|| SearchChange {
             seq_no,
             id: op.id,
             source: None,
@@ -405,7 +411,7 @@ impl Tables<'_> {
         term: u64,
         ts: u64,
         op: UpdateOp,
-        changes: &mut Vec<SearchChange>,
+        changes: &mut Changes,
     ) -> Result<std::result::Result<AppliedWrite, OpError>> {
         let current = self.row(&op.id)?;
         let Some(live) = DocVersion::live(current.as_ref()).copied() else {

@@ -15,7 +15,7 @@
 
 use super::apply::Tables;
 use super::records::{ReplicaTracker, ShardState, db_err, encode};
-use crate::command::SearchChange;
+use crate::command::Changes;
 use crate::{ReplicatedOp, ReplicatedOutcome, Result};
 
 /// Before a client write assigns seq_nos on a former follower: seq_nos already taken
@@ -44,7 +44,7 @@ impl Tables<'_> {
         state: &mut ShardState,
         tracker: &mut ReplicaTracker,
         ops: Vec<ReplicatedOp>,
-        changes: &mut Vec<SearchChange>,
+        changes: &mut Changes,
     ) -> Result<ReplicatedOutcome> {
         let mut applied = 0;
         let mut skipped = 0;
@@ -85,7 +85,7 @@ impl Tables<'_> {
         &mut self,
         state: &mut ShardState,
         op: &ReplicatedOp,
-        changes: &mut Vec<SearchChange>,
+        changes: &mut Changes,
     ) -> Result<()> {
         let rec = super::restore::history_record(op);
         self.history

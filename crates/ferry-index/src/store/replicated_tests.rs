@@ -6,7 +6,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::*;
-use crate::command::{ShardCommand, ShardResponse};
+use crate::command::{Changes, ShardCommand, ShardResponse};
 use crate::{
     Conditions, DeleteOp, IndexOp, ReplicatedOp, ReplicatedOutcome, UpdateOp, WriteOp, WriteResult,
 };
@@ -42,7 +42,7 @@ impl Node {
             },
             payload: ApplyPayload::Command(cmd),
         };
-        let (mut responses, _) = self.store.apply(vec![item]).unwrap();
+        let (mut responses, _) = self.store.apply(vec![item], Changes::new(true)).unwrap();
         responses.remove(0)
     }
 

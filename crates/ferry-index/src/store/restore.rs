@@ -25,7 +25,7 @@ use super::records::{
     HistoryRecord, META, META_HISTORY_FLOOR, RESTORE_MARKS, ReplicaTracker, ShardState, db_err,
     decode, encode,
 };
-use crate::command::{OpKind, SearchChange};
+use crate::command::{Changes, OpKind, SearchChange};
 use crate::versioning::DocVersion;
 use crate::{ReplicatedOp, ReplicatedOutcome, Result};
 
@@ -37,7 +37,7 @@ impl Tables<'_> {
         tracker: &mut ReplicaTracker,
         session: &str,
         ops: Vec<ReplicatedOp>,
-        changes: &mut Vec<SearchChange>,
+        changes: &mut Changes,
     ) -> Result<ReplicatedOutcome> {
         let mut marks = self.txn.open_table(RESTORE_MARKS).map_err(db_err)?;
         let (mut applied, mut skipped) = (0, 0);
@@ -74,7 +74,7 @@ impl Tables<'_> {
         state: &mut ShardState,
         current: Option<&DocVersion>,
         op: &ReplicatedOp,
-        changes: &mut Vec<SearchChange>,
+        changes: &mut Changes,
     ) -> Result<()> {
         self.history
             .insert(op.seq_no, encode(&history_record(op))?.as_slice())
@@ -93,7 +93,7 @@ impl Tables<'_> {
         state: &mut ShardState,
         current: Option<&DocVersion>,
         op: &ReplicatedOp,
-        changes: &mut Vec<SearchChange>,
+        changes: &mut Changes,
     ) -> Result<()> {
         let deleted = op.source.is_none();
         let row = DocVersion {
@@ -114,7 +114,7 @@ impl Tables<'_> {
             (true, true) => state.live_docs = state.live_docs.saturating_sub(1),
             _ => {}
         }
-        changes.push(SearchChange {
+        changes.push(|| SearchChange {
             seq_no: op.seq_no,
             id: op.id.clone(),
             source: op.source.clone(),
@@ -130,7 +130,7 @@ impl Tables<'_> {
         tracker: &mut ReplicaTracker,
         session: &str,
         checkpoint: i64,
-        changes: &mut Vec<SearchChange>,
+        changes: &mut Changes,
     ) -> Result<ReplicatedOutcome> {
         let mut marks = self.txn.open_table(RESTORE_MARKS).map_err(db_err)?;
         let mut removed = 0;
@@ -151,7 +151,7 @@ impl Tables<'_> {
             }
             for (id, row) in doomed {
                 self.remove_unrestored(state, &id, &row)?;
-                changes.push(SearchChange {
+                changes.push(|| SearchChange {
                     seq_no: row.seq_no,
                     id,
                     source: None,

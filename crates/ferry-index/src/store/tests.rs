@@ -7,7 +7,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::*;
-use crate::command::{AppliedWrite, OpError, ShardCommand, ShardResponse};
+use crate::command::{AppliedWrite, Changes, OpError, ShardCommand, ShardResponse};
 use crate::{Conditions, DeleteOp, IndexOp, UpdateOp, WriteOp, WriteResult};
 
 /// A state store fed Raft entries by hand (shared with the other store tests).
@@ -39,7 +39,7 @@ impl Harness {
             },
             payload: ApplyPayload::Command(cmd),
         };
-        let (mut responses, changes) = self.store.apply(vec![item]).unwrap();
+        let (mut responses, changes) = self.store.apply(vec![item], Changes::new(true)).unwrap();
         (responses.remove(0), changes)
     }
 
@@ -460,7 +460,7 @@ fn applying_an_entry_twice_is_refused() {
         },
         payload: ApplyPayload::Blank,
     };
-    assert!(h.store.apply(vec![item]).is_err());
+    assert!(h.store.apply(vec![item], Changes::new(true)).is_err());
     assert_eq!(h.store.state().next_seq_no, 1);
 }
 

@@ -120,48 +120,44 @@ impl<S: FollowerShard> SegmentCopier<S> {
         let mut history_uuid = String::new();
         let mut have: Option<(u32, Arc<SegmentCopy>)> = None;
         loop {
-            let target = match self.shard.copy_target() {
-                Ok(Some(t)) => t,
-                Ok(None) => return std::future::pending().await,
-                Err(ErrorKind::Fatal(e) | ErrorKind::Retryable(e)) => {
-                    self.failed(None, e);
-                    retries += 1;
-                    let cap = self.config.params.max_retry_delay.duration();
-                    tokio::time::sleep(retry_delay(retries, cap, &mut jitter)).await;
-                    continue;
+            // Attached until the next round, back-off included: a refresh waits for it.
+            let mut _attached = None;
+            let round = match self.shard.copy_target() {
+                Ok(Some(target)) => {
+                    _attached = Some(target.copy.attach());
+                    // The installed commit, read from disk when the copy is new to this
+                    // task (a reopened index is a new copy).
+                    let crc = match &have {
+                        Some((crc, copy)) if Arc::ptr_eq(copy, &target.copy) => *crc,
+                        _ => target.copy.search().commit_crc32().unwrap_or(0),
+                    };
+                    let done = self.round(&target, crc, &mut history_uuid).await;
+                    if done.is_err() {
+                        target.copy.failed();
+                    }
+                    done.map(|next| have = Some((next, target.copy.clone())))
                 }
+                Ok(None) => return std::future::pending().await,
+                Err(e) => Err(e),
             };
-            let _attached = target.copy.attach();
-            // The installed commit, read from disk when the copy is new to this task (a
-            // reopened index is a new copy).
-            let crc = match &have {
-                Some((crc, copy)) if Arc::ptr_eq(copy, &target.copy) => *crc,
-                _ => target.copy.search().commit_crc32().unwrap_or(0),
-            };
-            match self.round(&target, crc, &mut history_uuid).await {
-                Ok(next) => {
+            match round {
+                Ok(()) => {
                     retries = 0;
-                    have = Some((next, target.copy.clone()));
                     self.stats.lock().last_failure = None;
                 }
                 Err(ErrorKind::Fatal(e) | ErrorKind::Retryable(e)) => {
-                    self.failed(Some(&target.copy), e);
+                    debug!(kind = %e.es_type, reason = %e.reason, "segment copy round failed");
+                    {
+                        let mut st = self.stats.lock();
+                        st.failures += 1;
+                        st.last_failure = Some(e);
+                    }
                     retries += 1;
                     let cap = self.config.params.max_retry_delay.duration();
                     tokio::time::sleep(retry_delay(retries, cap, &mut jitter)).await;
                 }
             }
         }
-    }
-
-    fn failed(&self, copy: Option<&Arc<SegmentCopy>>, e: TaskError) {
-        debug!(kind = %e.es_type, reason = %e.reason, "segment copy round failed");
-        if let Some(copy) = copy {
-            copy.failed();
-        }
-        let mut st = self.stats.lock();
-        st.failures += 1;
-        st.last_failure = Some(e);
     }
 
     /// One round; answers the CRC-32 of the commit installed afterwards.
@@ -376,6 +372,7 @@ impl<S: FollowerShard> SegmentCopier<S> {
             length: u32::try_from(len).unwrap_or(u32::MAX),
         });
         req.set_timeout(READ_TIMEOUT);
+        // Every failure is retried by asking for the current commit again (see `run`).
         match client.read_search_file(req).await {
             Ok(r) => Ok(r.into_inner().data),
             Err(s) => {
@@ -385,11 +382,7 @@ impl<S: FollowerShard> SegmentCopier<S> {
                         "the leader let go of a search commit being copied; asking for the current one"
                     );
                 }
-                Err(match classify(&s) {
-                    // Even a leader-side validation error here (a file the commit does not
-                    // hold) is cured by asking for the current commit.
-                    ErrorKind::Fatal(e) | ErrorKind::Retryable(e) => ErrorKind::Retryable(e),
-                })
+                Err(classify(&s))
             }
         }
     }

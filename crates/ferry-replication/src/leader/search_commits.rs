@@ -77,16 +77,6 @@ impl SearchCommits {
         }
     }
 
-    /// Commits held now.
-    pub fn len(&self) -> usize {
-        self.held.lock().len()
-    }
-
-    /// Whether no commit is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The shard's last commit, once it is not `have_crc32` (held open from now on), with
     /// the shard's history UUID; `None` when the poll timed out on the same commit.
     pub async fn get(
