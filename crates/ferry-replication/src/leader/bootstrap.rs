@@ -1,10 +1,10 @@
 //! [`CopySessions`]: the leader side of CCR bootstrap ("remote recovery", spec `ccr.md`
 //! §6). A session pins a point-in-time copy of one leader shard for one bootstrapping
 //! follower: opening it writes the shard's live documents (`Shard::write_copy_parts`, one
-//! thread per core) into a session file, then computes a CRC-32 per chunk, so every
-//! checksum is known before the first chunk is served and the copy cannot change under
-//! the follower. Chunks are then
-//! positional reads of that file, in any order and as often as asked, paced by the node's
+//! thread per core) into session files, one per part, then computes a CRC-32 per chunk of
+//! the parts read as one ([`CopyFile`]), so every checksum is known before the first chunk
+//! is served and the copy cannot change under the follower. Chunks are then
+//! positional reads of that whole, in any order and as often as asked, paced by the node's
 //! shared [`Throttle`] (`ccr.indices.recovery.max_bytes_per_sec`).
 //!
 //! The follower names the session: opening an id that is open, or still being written,
@@ -22,7 +22,6 @@
 //! takes its lease before it opens a session), and the gRPC edge ([`super::service`]).
 
 use std::collections::HashMap;
-use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -34,7 +33,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{Instrument as _, debug, info, info_span, warn};
 
-use super::copy_file::{self, copy_parts};
+use super::copy_file::{self, CopyFile, copy_parts};
 use super::throttle::Throttle;
 use super::{LeaderError, LeaderShard, LeaderShards};
 use crate::recovery::RecoverySettings;
@@ -82,25 +81,16 @@ impl CopyDescription {
     }
 }
 
-/// One written copy. Its file is deleted when the last user lets go.
+/// One written copy. Its files are deleted when the last user lets go.
 struct Session {
     desc: CopyDescription,
-    path: PathBuf,
-    file: std::fs::File,
+    file: CopyFile,
     last_active: Mutex<Instant>,
 }
 
 impl Session {
     fn touch(&self) {
         *self.last_active.lock() = Instant::now();
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_file(&self.path) {
-            warn!(path = %self.path.display(), error = %e, "cannot delete a copy session file");
-        }
     }
 }
 
@@ -331,7 +321,7 @@ impl CopySessions {
         Ok(rx)
     }
 
-    /// Writes the copy into the session file (in parts), checksums each chunk, then
+    /// Writes the copy into the session files (in parts), checksums each chunk, then
     /// reads the index's metadata versions (so they are at least as new as the copy).
     async fn build(
         &self,
@@ -340,27 +330,21 @@ impl CopySessions {
         id: &str,
         chunk: u64,
     ) -> Result<Session, LeaderError> {
-        let path = self.dir.join(format!("{id}.{EXTENSION}"));
+        let target = self.dir.join(format!("{id}.{EXTENSION}"));
         let index = leader.index().name().to_owned();
         let shard = leader.shard().number();
-        let target = path.clone();
         let written = tokio::task::spawn_blocking(move || {
-            let (file, total, info) =
-                copy_file::write_parts(leader.shard(), &target, copy_parts())?;
-            let crcs = copy_file::chunk_crcs(&file, total, chunk)
+            let (file, info) = copy_file::write_parts(leader.shard(), &target, copy_parts())?;
+            let crcs = copy_file::chunk_crcs(&file, chunk)
                 .map_err(|e| storage("cannot read a copy session file", e))?;
-            Ok::<_, LeaderError>((file, crcs, total, info))
+            Ok::<_, LeaderError>((file, crcs, info))
         })
         .await
         .map_err(|e| storage("the copy task failed", e))
         .and_then(|r| r);
-        let (file, crcs, total, info) = match written {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = std::fs::remove_file(&path);
-                return Err(e);
-            }
-        };
+        // On failure the copy's files are gone already.
+        let (file, crcs, info) = written?;
+        let total = file.len();
         let mut session = Session {
             desc: CopyDescription {
                 session_id: id.to_owned(),
@@ -375,11 +359,10 @@ impl CopySessions {
                 docs: info.docs,
                 mapping: serde_json::Value::Null,
             },
-            path,
             file,
             last_active: Mutex::new(Instant::now()),
         };
-        // Dropping `session` on failure deletes its file.
+        // Dropping `session` on failure deletes its files.
         let after = shards.shard(&index, shard)?;
         session.desc.mapping_version = after.mapping_version;
         session.desc.settings_version = after.settings_version;

@@ -47,10 +47,24 @@ async fn fetch_all(leader: &Leader, d: &pb::OpenCopySessionResponse) -> Vec<u8> 
 }
 
 fn session_files(leader: &Leader) -> Vec<String> {
-    std::fs::read_dir(leader.sessions.dir())
+    let mut names: Vec<String> = std::fs::read_dir(leader.sessions.dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect()
+        .collect();
+    names.sort();
+    names
+}
+
+/// The files of session `id`: one per part of its copy.
+fn files_of(id: &str) -> Vec<String> {
+    let mut names: Vec<String> = (0..super::copy_file::copy_parts())
+        .map(|i| match i {
+            0 => format!("{id}.copy"),
+            i => format!("{id}.{i}.copy"),
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,7 +115,7 @@ async fn a_session_pins_a_copy_served_in_checksummed_chunks() {
         .unwrap_err();
     assert_eq!(es_type(&e), "action_request_validation_exception");
 
-    assert_eq!(session_files(&leader), vec!["s-1.copy".to_owned()]);
+    assert_eq!(session_files(&leader), files_of("s-1"));
     let close = pb::CloseCopySessionRequest {
         session_id: "s-1".into(),
     };
