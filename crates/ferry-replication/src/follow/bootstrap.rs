@@ -69,7 +69,47 @@ impl Staged {
 }
 
 /// A chunk request's index and answer (bytes and the leader's checksum).
-type ChunkAnswer = (usize, Result<(Bytes, u32), tonic::Status>);
+/// What became of one chunk request.
+enum Fetched {
+    /// Checked against its checksum and written at its offset.
+    Staged,
+    /// Its bytes do not match the checksum the leader recorded.
+    Mismatch,
+    /// The call failed.
+    Call(tonic::Status),
+    /// Writing it into the staged copy failed.
+    Write(std::io::Error),
+    /// The blocking task that checks and writes it failed.
+    Task(String),
+}
+
+type ChunkAnswer = (usize, Fetched);
+
+/// Checks `data` (chunk at `offset`, `len` bytes, announced with `crc`) against the
+/// checksum the session recorded, `want`, and writes it into `file`: on the blocking pool,
+/// so the chunks in flight are checked and written in parallel, and the round keeps
+/// asking for more meanwhile.
+async fn stage(
+    file: Arc<std::fs::File>,
+    data: Bytes,
+    crc: u32,
+    want: u32,
+    range: (u64, u64),
+) -> Fetched {
+    let (offset, len) = range;
+    let job = move || {
+        if data.len() as u64 != len || crc != want || crc32fast::hash(&data) != want {
+            return Fetched::Mismatch;
+        }
+        match file.write_all_at(&data, offset) {
+            Ok(()) => Fetched::Staged,
+            Err(e) => Fetched::Write(e),
+        }
+    };
+    tokio::task::spawn_blocking(job)
+        .await
+        .unwrap_or_else(|e| Fetched::Task(e.to_string()))
+}
 
 /// How one round of chunk requests ended.
 enum Round {
@@ -255,19 +295,23 @@ impl CopyFetch {
             let limit = usize::try_from(self.settings.max_concurrent_chunks().max(1)).unwrap_or(1);
             while failure.is_none() && in_flight.len() < limit {
                 let Some(i) = queue.pop_front() else { break };
-                let Some((_, len)) = session.chunk_range(i as u64) else {
+                let Some(range) = session.chunk_range(i as u64) else {
                     continue;
                 };
-                self.throttle.acquire(len).await;
+                self.throttle.acquire(range.1).await;
                 if std::mem::replace(&mut staged.requested[i], true) {
                     self.stats.lock().chunks_retried += 1;
                 }
                 let (channel, id) = (channel.clone(), session.session_id.clone());
+                let (file, want) = (staged.file.clone(), session.chunk_crc32[i]);
                 in_flight.spawn(async move {
-                    let r =
-                        leader_client::get_copy_chunk(channel, &id, i as u64, max_message, timeout)
-                            .await;
-                    (i, r)
+                    let call =
+                        leader_client::get_copy_chunk(channel, &id, i as u64, max_message, timeout);
+                    let fetched = match call.await {
+                        Ok((data, crc)) => stage(file, data, crc, want, range).await,
+                        Err(status) => Fetched::Call(status),
+                    };
+                    (i, fetched)
                 });
             }
             let Some(joined) = in_flight.join_next().await else {
@@ -283,56 +327,45 @@ impl CopyFetch {
                 }
             };
             match answer {
-                Ok((data, crc)) => {
-                    let Some((offset, len)) = session.chunk_range(i as u64) else {
-                        continue;
-                    };
-                    let want = session.chunk_crc32[i];
-                    if data.len() as u64 != len || crc != want || crc32fast::hash(&data) != want {
-                        staged.mismatches[i] += 1;
-                        self.stats.lock().crc_mismatches += 1;
-                        warn!(
-                            chunk = i,
-                            attempt = staged.mismatches[i],
-                            "bootstrap chunk failed its checksum, fetching it again"
-                        );
-                        if staged.mismatches[i] >= MAX_CRC_MISMATCHES {
-                            return Round::Restart(format!(
-                                "chunk [{i}] failed its checksum [{}] times",
-                                staged.mismatches[i]
-                            ));
-                        }
-                        queue.push_front(i);
-                        continue;
-                    }
-                    let file = staged.file.clone();
-                    let written =
-                        tokio::task::spawn_blocking(move || file.write_all_at(&data, offset)).await;
-                    match written {
-                        Ok(Ok(())) => {
-                            staged.done[i] = true;
-                            self.failures = 0;
-                            let mut stats = self.stats.lock();
-                            stats.chunks_fetched += 1;
-                            stats.bytes_copied += len;
-                        }
-                        Ok(Err(e)) => {
-                            return Round::Fatal(TaskError::new(
-                                "exception",
-                                format!("cannot write the staged copy: {e}"),
-                            ));
-                        }
-                        Err(e) => {
-                            failure.get_or_insert_with(|| {
-                                TaskError::new("exception", format!("staging task failed: {e}"))
-                            });
-                        }
-                    }
+                Fetched::Staged => {
+                    staged.done[i] = true;
+                    self.failures = 0;
+                    let len = session.chunk_range(i as u64).map_or(0, |(_, len)| len);
+                    let mut stats = self.stats.lock();
+                    stats.chunks_fetched += 1;
+                    stats.bytes_copied += len;
                 }
-                Err(status) if is_session_not_found(&status) => {
+                Fetched::Mismatch => {
+                    staged.mismatches[i] += 1;
+                    self.stats.lock().crc_mismatches += 1;
+                    warn!(
+                        chunk = i,
+                        attempt = staged.mismatches[i],
+                        "bootstrap chunk failed its checksum, fetching it again"
+                    );
+                    if staged.mismatches[i] >= MAX_CRC_MISMATCHES {
+                        return Round::Restart(format!(
+                            "chunk [{i}] failed its checksum [{}] times",
+                            staged.mismatches[i]
+                        ));
+                    }
+                    queue.push_front(i);
+                }
+                Fetched::Write(e) => {
+                    return Round::Fatal(TaskError::new(
+                        "exception",
+                        format!("cannot write the staged copy: {e}"),
+                    ));
+                }
+                Fetched::Task(e) => {
+                    failure.get_or_insert_with(|| {
+                        TaskError::new("exception", format!("staging task failed: {e}"))
+                    });
+                }
+                Fetched::Call(status) if is_session_not_found(&status) => {
                     return Round::Restart(status.message().to_owned());
                 }
-                Err(status) => match classify(&status) {
+                Fetched::Call(status) => match classify(&status) {
                     ErrorKind::Fatal(e) => return Round::Fatal(e),
                     ErrorKind::Retryable(e) => {
                         failure.get_or_insert(e);
