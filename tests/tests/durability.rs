@@ -1,5 +1,6 @@
 //! Durability faults against a real `ferryd`: `kill -9` and restart on the same data dir,
-//! SIGTERM and restart. Each test's doc comment says what it proves.
+//! SIGTERM and restart; and the process as it starts (it re-executes itself once with its
+//! allocator's tunables). Each test's doc comment says what it proves.
 //!
 //! "Acknowledged" means the client got a 2xx answer; a write that was in flight when the
 //! process died may or may not be there, and the tests only speak about acknowledged ones.
@@ -494,5 +495,46 @@ async fn sigterm_exits_zero_and_restarts_clean() -> Result<()> {
         Some(0),
         "the second SIGTERM must exit 0 too, got {status}"
     );
+    Ok(())
+}
+
+/// The `GLIBC_TUNABLES` the running process `pid` has, from `/proc/<pid>/environ`.
+fn tunables_of(pid: u32) -> Result<Option<String>> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ"))?;
+    Ok(environ
+        .split(|b| *b == 0)
+        .filter_map(|kv| kv.strip_prefix(b"GLIBC_TUNABLES="))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .next())
+}
+
+/// `ferryd` runs with glibc's trim and mmap thresholds raised (it re-executes itself once
+/// at start, keeping its pid and arguments: the pid the test spawned is the serving
+/// process), and an operator's own malloc tunables are left as they are.
+#[tokio::test]
+async fn ferryd_runs_with_malloc_tunables_unless_the_operator_set_some() -> Result<()> {
+    let node = TestNode::start().await?;
+    let pid = node.pid().expect("a running node has a pid");
+    // glibc (2.36) cuts the string it parsed at the first ':' in place, so the process's
+    // environment shows the first tunable only (`ld.so --list-tunables` shows both apply).
+    let tunables = tunables_of(pid)?.unwrap_or_default();
+    assert!(
+        tunables.starts_with("glibc.malloc.trim_threshold=134217728"),
+        "GLIBC_TUNABLES of the serving process: {tunables:?}"
+    );
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))?;
+    assert!(
+        cmdline.contains(&node.http_port().to_string()),
+        "arguments kept: {cmdline:?}"
+    );
+    assert_eq!(node.http().get("/").await?.status, 200);
+
+    let own = "glibc.malloc.arena_max=2";
+    let node = TestNode::builder()
+        .env("GLIBC_TUNABLES", own)
+        .start()
+        .await?;
+    let pid = node.pid().expect("a running node has a pid");
+    assert_eq!(tunables_of(pid)?.as_deref(), Some(own));
     Ok(())
 }

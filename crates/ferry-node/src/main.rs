@@ -1,6 +1,7 @@
 //! `ferryd`: the Ferry node daemon.
 //!
-//! `main` only sequences start-up: the TLS crypto provider, configuration (`config`),
+//! `main` only sequences start-up: the allocator's tunables (`malloc`, which may
+//! re-execute the process once), the TLS crypto provider, configuration (`config`),
 //! logging (`logging`), the runtime, then `server::run` until a stop signal. It prints one
 //! plain error line and exits non-zero when start-up or a server fails: 2 for a bad
 //! configuration, 1 for anything else.
@@ -9,6 +10,7 @@ mod config;
 mod error;
 mod grpc;
 mod logging;
+mod malloc;
 mod metrics;
 mod node;
 mod params;
@@ -22,6 +24,7 @@ use std::time::Duration;
 const RUNTIME_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
+    malloc::tune();
     // One TLS provider for the whole process (ring), before anything builds a TLS config.
     if rustls::crypto::ring::default_provider()
         .install_default()
