@@ -47,13 +47,6 @@ impl Drop for Copier {
     }
 }
 
-impl Copier {
-    /// The copy this copier fills.
-    pub fn copy(&self) -> &Arc<SegmentCopy> {
-        &self.0
-    }
-}
-
 impl SegmentCopy {
     pub(crate) fn new(search: Arc<ShardSearchIndex>) -> Self {
         let installed = as_i64(search.committed_seq_no());
@@ -169,7 +162,7 @@ mod tests {
         let mut rx = copy.subscribe();
         rx.wait_for(|p| p.wanted == 4).await.unwrap();
         assert!(!waiting.is_finished());
-        let (c, l) = (copier.copy().clone(), leader);
+        let (c, l) = (copy.clone(), leader);
         tokio::task::spawn_blocking(move || install_from(&l, &c))
             .await
             .unwrap();

@@ -74,6 +74,11 @@ pub struct IndexSettings {
     pub copy_segments: bool,
 }
 
+impl IndexSettings {
+    /// The name of [`IndexSettings::copy_segments`], for the follow API that sets it.
+    pub const COPY_SEGMENTS: &'static str = COPY_SEGMENTS;
+}
+
 impl Default for IndexSettings {
     fn default() -> Self {
         Self {

@@ -36,7 +36,7 @@ const NON_REPLICATED: &[&str] = &[
 
 /// Ferry's: the follower copies the leader's search segments instead of indexing what it
 /// applies (true unless put-follow's `settings` say false).
-const COPY_SEGMENTS: &str = "index.ferry.ccr.copy_segments";
+const COPY_SEGMENTS: &str = IndexSettings::COPY_SEGMENTS;
 
 /// Leader settings that describe the leader index itself and are never copied.
 const LEADER_IDENTITY: &[&str] = &[

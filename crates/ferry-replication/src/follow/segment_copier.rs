@@ -85,16 +85,6 @@ impl SegmentCopyStats {
     }
 }
 
-/// A commit as `GetSearchCommit` described it.
-struct Commit {
-    crc32: u32,
-    seq_no: i64,
-    max_seq_no: i64,
-    meta: bytes::Bytes,
-    files: Vec<pb::SearchFile>,
-    history_uuid: String,
-}
-
 fn retryable(kind: &str, reason: impl Into<String>) -> ErrorKind {
     ErrorKind::Retryable(TaskError::new(kind, reason))
 }
@@ -234,7 +224,7 @@ impl<S: FollowerShard> SegmentCopier<S> {
         refresh_to: i64,
         poll: Duration,
         history_uuid: &str,
-    ) -> Result<Commit, ErrorKind> {
+    ) -> Result<pb::GetSearchCommitResponse, ErrorKind> {
         let mut client = ReplicationClient::new(channel).max_decoding_message_size(64 << 20);
         let mut req = tonic::Request::new(pb::GetSearchCommitRequest {
             leader_index: self.config.leader_index.clone(),
@@ -245,19 +235,11 @@ impl<S: FollowerShard> SegmentCopier<S> {
             poll_timeout_millis: u64::try_from(poll.as_millis()).unwrap_or(u64::MAX),
         });
         req.set_timeout(poll + READ_TIMEOUT);
-        let r = client
+        client
             .get_search_commit(req)
             .await
-            .map_err(|s| classify(&s))?
-            .into_inner();
-        Ok(Commit {
-            crc32: r.crc32,
-            seq_no: r.seq_no,
-            max_seq_no: r.max_seq_no,
-            meta: r.meta,
-            files: r.files,
-            history_uuid: r.history_uuid,
-        })
+            .map(tonic::Response::into_inner)
+            .map_err(|s| classify(&s))
     }
 
     /// Fetches every file of `commit` the copy lacks.
@@ -265,7 +247,7 @@ impl<S: FollowerShard> SegmentCopier<S> {
         &self,
         copy: &Arc<SegmentCopy>,
         channel: Channel,
-        commit: &Commit,
+        commit: &pb::GetSearchCommitResponse,
     ) -> Result<(), ErrorKind> {
         let started = Instant::now();
         let chunk = self.config.recovery.chunk_size().clamp(1024, MAX_CHUNK);
