@@ -6,7 +6,9 @@
 //! and truncations are durable too. The committed log id and purges are committed
 //! without fsync: losing them in a crash only means re-applying or re-purging, and the
 //! next durable commit persists them. Blocking redb work runs on tokio's blocking pool.
-//! Entries are postcard-encoded openraft entries keyed by log index.
+//! Entries are postcard-encoded openraft entries keyed by log index. Appended entries
+//! stay in memory until the state machine takes them (`recent`), so applying does not
+//! read back and decode what was just written.
 
 // openraft's `StorageError` is the error type its storage traits require; it is large.
 #![allow(clippy::result_large_err)]
@@ -26,6 +28,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::TypeConfig;
+use super::recent::Recent;
 use crate::{IndexError, Result};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
@@ -51,10 +54,12 @@ fn vote_err(e: impl ToString) -> StorageError<u64> {
     StorageIOError::write_vote(AnyError::error(e)).into()
 }
 
-/// The durable Raft log of one shard; cheap to clone (clones read the same file).
+/// The durable Raft log of one shard; cheap to clone (clones read the same file and
+/// share the entries held in memory after their append).
 #[derive(Clone)]
 pub(crate) struct LogStore {
     db: Arc<Database>,
+    recent: Arc<Recent>,
 }
 
 impl LogStore {
@@ -74,7 +79,10 @@ impl LogStore {
             .map_err(|e| IndexError::Storage(e.to_string()))?;
         txn.commit()
             .map_err(|e| IndexError::Storage(e.to_string()))?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(db),
+            recent: Arc::default(),
+        })
     }
 
     fn read_meta<T: DeserializeOwned>(&self, key: &str) -> StorageResult<Option<T>> {
@@ -88,10 +96,12 @@ impl LogStore {
             .map_err(|e| read_err(format!("corrupt [{key}]: {e}")))
     }
 
-    /// Runs `f` in a write transaction on the blocking pool; `durable` fsyncs the commit.
-    async fn write<F>(&self, durable: bool, f: F) -> std::result::Result<(), String>
+    /// Runs `f` in a write transaction on the blocking pool; `durable` fsyncs the commit;
+    /// answers what `f` answered, once committed.
+    async fn write<T, F>(&self, durable: bool, f: F) -> std::result::Result<T, String>
     where
-        F: FnOnce(&redb::WriteTransaction) -> std::result::Result<(), String> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(&redb::WriteTransaction) -> std::result::Result<T, String> + Send + 'static,
     {
         let db = self.db.clone();
         let job = move || {
@@ -100,8 +110,9 @@ impl LogStore {
                 txn.set_durability(Durability::None)
                     .map_err(|e| e.to_string())?;
             }
-            f(&txn)?;
-            txn.commit().map_err(|e| e.to_string())
+            let out = f(&txn)?;
+            txn.commit().map_err(|e| e.to_string())?;
+            Ok(out)
         };
         tokio::task::spawn_blocking(job)
             .await
@@ -134,6 +145,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> StorageResult<Vec<Entry<TypeConfig>>> {
+        if let Some(entries) = self.recent.take(&range) {
+            return Ok(entries);
+        }
         let txn = self.db.begin_read().map_err(read_err)?;
         let log = txn.open_table(LOG).map_err(read_err)?;
         let mut out = Vec::new();
@@ -198,26 +212,32 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let result = self
             .write(true, move |txn| {
                 let mut log = txn.open_table(LOG).map_err(|e| e.to_string())?;
-                for e in &entries {
+                let mut sized = Vec::with_capacity(entries.len());
+                for e in entries {
                     // Encoded straight into the log's page: an entry is a whole batch (MBs
                     // for a follower's 5,120 operations), never staged in a vector.
                     let len =
-                        postcard::serialize_with_flavor(e, postcard::ser_flavors::Size::default())
+                        postcard::serialize_with_flavor(&e, postcard::ser_flavors::Size::default())
                             .map_err(|e| e.to_string())?;
                     let mut slot = log
                         .insert_reserve(e.log_id.index, len)
                         .map_err(|e| e.to_string())?;
-                    postcard::to_slice(e, slot.as_mut()).map_err(|e| e.to_string())?;
+                    postcard::to_slice(&e, slot.as_mut()).map_err(|e| e.to_string())?;
+                    sized.push((e, len));
                 }
-                Ok(())
+                Ok(sized)
             })
             .await;
         match result {
-            Ok(()) => {
+            Ok(sized) => {
+                // Held before openraft learns they are durable, so the state machine's
+                // read of them finds them here.
+                self.recent.appended(sized);
                 callback.log_io_completed(Ok(()));
                 Ok(())
             }
             Err(e) => {
+                self.recent.failed();
                 callback.log_io_completed(Err(io::Error::other(e.clone())));
                 Err(write_err(e))
             }
@@ -226,6 +246,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId<u64>) -> StorageResult<()> {
         let from = log_id.index;
+        self.recent.truncate(from);
         self.write(true, move |txn| {
             let mut log = txn.open_table(LOG).map_err(|e| e.to_string())?;
             log.retain_in::<u64, _>(from.., |_, _| false)
@@ -237,6 +258,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId<u64>) -> StorageResult<()> {
         let upto = log_id.index;
+        self.recent.purge(upto);
         let purged = postcard::to_stdvec(&log_id).map_err(write_err)?;
         self.write(false, move |txn| {
             let mut meta = txn.open_table(META).map_err(|e| e.to_string())?;

@@ -13,6 +13,7 @@
 
 mod log_store;
 mod network;
+mod recent;
 mod state_machine;
 
 use std::collections::BTreeSet;
