@@ -13,6 +13,7 @@
 
 pub(crate) mod compare;
 pub(crate) mod corpus;
+pub(crate) mod cpu;
 pub(crate) mod pg_server;
 mod replication;
 pub(crate) mod report;

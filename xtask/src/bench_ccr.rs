@@ -20,6 +20,7 @@ use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
 
 use crate::bench::corpus::{self, Doc};
+use crate::bench::cpu::{CpuPair, process_cpu};
 use crate::bench::scenario::{self, Bootstrap, Dest, Figures, Plan, Replication};
 use crate::bench::{check_bulk, http_client, send};
 use crate::ferryd::{self, Ferryd, Identity, Output};
@@ -54,6 +55,8 @@ struct FerryPair {
     follower: String,
     /// The highest `_seq_no` the leader acknowledged in the followed index.
     max_seq_no: AtomicI64,
+    /// The two `ferryd` processes (leader, follower), for their CPU time.
+    pids: (u32, u32),
 }
 
 /// Starts both clusters under `bench_dir`, runs the scenario, stops them.
@@ -81,6 +84,7 @@ pub(crate) async fn run(bin: &Path, bench_dir: &Path, plan: &Plan) -> anyhow::Re
         leader: leader.base_url.clone(),
         follower: follower.base_url.clone(),
         max_seq_no: AtomicI64::new(-1),
+        pids: (leader.pid(), follower.pid()),
     });
     let figures = async {
         pair.connect(&leader.transport.to_string()).await?;
@@ -357,6 +361,13 @@ impl Replication for FerryPair {
             404 => Ok(false),
             _ => bail!("GET {FOLLOWER}/_doc/{id} answered {status} {answer}"),
         }
+    }
+
+    fn cpu(&self) -> Option<CpuPair> {
+        Some(CpuPair {
+            leader: process_cpu(self.pids.0)?,
+            follower: process_cpu(self.pids.1)?,
+        })
     }
 
     async fn bootstrap(&self, leader_docs: u64) -> anyhow::Result<Bootstrap> {

@@ -275,6 +275,9 @@ pub(crate) fn table(ferry: Option<&Figures>, pg: Option<&Figures>) -> String {
                     .full
                     .map_or_else(|| "—".into(), |d| format!("{:.2} s", d.as_secs_f64())),
             ));
+            if let Some(line) = f.cpu.line() {
+                out.push_str(&format!("  {name}: {line}\n"));
+            }
         }
     }
     out

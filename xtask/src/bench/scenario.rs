@@ -23,6 +23,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::corpus::{self, Doc};
+use super::cpu::{CpuPair, PhaseCpu};
 use super::report::Latency;
 
 /// How long one lag probe may wait for its document on the follower.
@@ -87,6 +88,10 @@ pub(crate) trait Replication: Send + Sync + 'static {
     /// Bootstraps a second follower from the leader, which holds `leader_docs` documents.
     fn bootstrap(&self, leader_docs: u64)
     -> impl Future<Output = anyhow::Result<Bootstrap>> + Send;
+    /// CPU time the leader and the follower servers used so far, when the side can read it.
+    fn cpu(&self) -> Option<CpuPair> {
+        None
+    }
 }
 
 /// A bootstrap (initial copy) of a second follower.
@@ -166,6 +171,8 @@ pub(crate) struct Figures {
     pub load: LoadLag,
     /// Step 5.
     pub bootstrap: Bootstrap,
+    /// CPU spent in steps 0–2, when the side reads it.
+    pub cpu: PhaseCpu,
 }
 
 fn per_sec(n: usize, d: Duration) -> f64 {
@@ -231,6 +238,7 @@ impl Figures {
                 "drained_after_ms": ms(self.load.drained_after),
             },
             "bootstrap": self.bootstrap.json(),
+            "cpu_seconds": self.cpu.json(),
         })
     }
 }
@@ -353,14 +361,19 @@ pub(crate) async fn run<R: Replication>(
     )?;
 
     say(format!("single-node ingest of {n} documents"));
+    let mut cpu = PhaseCpu::default();
+    let before = side.cpu();
     let base = ingest(side.clone(), baseline, plan.clients, None).await?;
+    cpu.single_node = CpuPair::between(before, side.cpu());
     side.drop_baseline().await?;
     side.start_following().await?;
 
     say("end-to-end: ingest on the leader while the follower follows".into());
+    let before = side.cpu();
     let a = ingest(side.clone(), first, plan.clients, None).await?;
     side.wait_follower(n as u64).await?;
     let complete = Instant::now();
+    cpu.end_to_end = CpuPair::between(before, side.cpu());
     let mut total = n as u64;
 
     say(format!(
@@ -371,9 +384,11 @@ pub(crate) async fn run<R: Replication>(
     let b = ingest(side.clone(), backlog, plan.clients, None).await?;
     total += n as u64;
     let resumed = Instant::now();
+    let before = side.cpu();
     side.resume().await?;
     side.wait_follower(total).await?;
     let catch_up = resumed.elapsed();
+    cpu.catch_up = CpuPair::between(before, side.cpu());
 
     say(format!("{} idle lag probes", plan.probes));
     let mut idle = Vec::with_capacity(plan.probes);
@@ -408,6 +423,7 @@ pub(crate) async fn run<R: Replication>(
         idle_lag: Latency::from(idle),
         load,
         bootstrap,
+        cpu,
     })
 }
 
