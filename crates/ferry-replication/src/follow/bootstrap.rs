@@ -68,7 +68,6 @@ impl Staged {
     }
 }
 
-/// A chunk request's index and answer (bytes and the leader's checksum).
 /// What became of one chunk request.
 enum Fetched {
     /// Checked against its checksum and written at its offset.
@@ -83,6 +82,7 @@ enum Fetched {
     Task(String),
 }
 
+/// A chunk request's index and what became of it.
 type ChunkAnswer = (usize, Fetched);
 
 /// Checks `data` (chunk at `offset`, `len` bytes, announced with `crc`) against the

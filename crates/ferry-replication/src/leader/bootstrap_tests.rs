@@ -57,11 +57,9 @@ fn session_files(leader: &Leader) -> Vec<String> {
 
 /// The files of session `id`: one per part of its copy.
 fn files_of(id: &str) -> Vec<String> {
+    let main = std::path::PathBuf::from(format!("{id}.copy"));
     let mut names: Vec<String> = (0..super::copy_file::copy_parts())
-        .map(|i| match i {
-            0 => format!("{id}.copy"),
-            i => format!("{id}.{i}.copy"),
-        })
+        .map(|i| super::copy_file::part_path(&main, i).display().to_string())
         .collect();
     names.sort();
     names

@@ -29,10 +29,23 @@ pub(super) fn copy_parts() -> usize {
         .clamp(1, MAX_PARTS)
 }
 
-/// The file of part `i` (> 0) of the copy in `main` (ids hold no '.', so no session's
-/// own file has such a name).
-fn part_path(main: &Path, i: usize) -> PathBuf {
-    main.with_extension(format!("{i}.copy"))
+/// The file of part `i` of the copy in `main`: `main` itself for the first part, a file
+/// beside it for the others (ids hold no '.', so no session's own file has such a name).
+pub(super) fn part_path(main: &Path, i: usize) -> PathBuf {
+    match i {
+        0 => main.to_path_buf(),
+        i => main.with_extension(format!("{i}.copy")),
+    }
+}
+
+/// Creates (or empties) a part's file, open for writing and positional reads.
+fn create_part(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
 }
 
 /// One part of a written copy: its file and where it sits in the whole.
@@ -116,18 +129,8 @@ pub(super) fn write_parts(
     let mut copy = CopyFile { parts: Vec::new() };
     let mut outs = Vec::with_capacity(parts.max(1));
     for i in 0..parts.max(1) {
-        let path = if i == 0 {
-            main.to_path_buf()
-        } else {
-            part_path(main, i)
-        };
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(|e| io("cannot create a copy session file", e))?;
+        let path = part_path(main, i);
+        let file = create_part(&path).map_err(|e| io("cannot create a copy session file", e))?;
         let writer = file.try_clone();
         copy.parts.push(Part {
             path,
@@ -190,14 +193,8 @@ mod tests {
     fn copy_of(dir: &Path, pieces: &[&[u8]]) -> CopyFile {
         let mut copy = CopyFile { parts: Vec::new() };
         for (i, piece) in pieces.iter().enumerate() {
-            let path = dir.join(format!("s.{i}.copy"));
-            let mut file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&path)
-                .unwrap();
+            let path = part_path(&dir.join("s.copy"), i);
+            let mut file = create_part(&path).unwrap();
             file.write_all(piece).unwrap();
             copy.parts.push(Part {
                 path,
