@@ -1,12 +1,14 @@
-//! CPU time of the servers under test, read from `/proc/<pid>/stat`, so the replication
-//! scenario can say where the machine's cycles went in each phase. With both clusters and
-//! the bench client on one small machine every phase runs the CPU flat, and a throughput
-//! ratio is then a ratio of CPU seconds: these figures show which side spent them.
+//! CPU time of the servers under test, of the bench client and of the whole machine, so
+//! the replication scenario can say where the machine's cycles went in each phase. With
+//! both clusters and the bench client on one small machine every phase runs the CPU
+//! nearly flat, and a throughput ratio is then a ratio of CPU seconds: these figures show
+//! who spent them, and how much was left idle.
 //!
-//! Only Linux's `/proc` is read (user + system time of every thread of the process, in
-//! `USER_HZ` ticks, which the kernel ABI fixes at 100 on the architectures we run on); on
-//! another system, or for a process that is gone, the figures are absent. Not here: which
-//! processes to look at (a side of the scenario knows its servers).
+//! Only Linux's `/proc` is read (`/proc/<pid>/stat`: user + system time of every thread of
+//! a process; `/proc/stat`: the machine), in `USER_HZ` ticks, which the kernel ABI fixes
+//! at 100 on the architectures we run on; on another system, or for a process that is
+//! gone, the figures are absent. Not here: which processes to look at (a side of the
+//! scenario knows its servers).
 
 use std::time::Duration;
 
@@ -47,55 +49,157 @@ impl CpuPair {
             follower: a.follower.saturating_sub(b.follower),
         })
     }
+}
 
-    fn json(&self) -> Value {
-        let secs = |d: Duration| (d.as_secs_f64() * 100.0).round() / 100.0;
-        json!({ "leader": secs(self.leader), "follower": secs(self.follower) })
+/// The whole machine's CPU time so far, from the first line of `/proc/stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MachineCpu {
+    /// user + nice + system + irq + softirq + steal.
+    pub busy: Duration,
+    /// idle + iowait.
+    pub idle: Duration,
+}
+
+/// The machine's CPU time so far (Linux only).
+pub(crate) fn machine_cpu() -> Option<MachineCpu> {
+    parse_machine(std::fs::read_to_string("/proc/stat").ok()?.lines().next()?)
+}
+
+/// The `cpu` line of `/proc/stat`: user nice system idle iowait irq softirq steal …
+fn parse_machine(line: &str) -> Option<MachineCpu> {
+    let mut fields = line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    let v: Vec<u64> = fields
+        .take(8)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let [user, nice, system, idle, iowait, irq, softirq, steal] = v.try_into().ok()?;
+    let ticks = |t: u64| Duration::from_millis(t * 1000 / USER_HZ);
+    Some(MachineCpu {
+        busy: ticks(user + nice + system + irq + softirq + steal),
+        idle: ticks(idle + iowait),
+    })
+}
+
+/// One reading of everything the scenario looks at: the two servers, the bench client
+/// (this process) and the machine. Each part is `None` where it cannot be read.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CpuSample {
+    servers: Option<CpuPair>,
+    client: Option<Duration>,
+    machine: Option<MachineCpu>,
+}
+
+impl CpuSample {
+    /// Reads the client and the machine now, beside `servers` (read by the side).
+    pub fn take(servers: Option<CpuPair>) -> Self {
+        Self {
+            servers,
+            client: process_cpu(std::process::id()),
+            machine: machine_cpu(),
+        }
     }
 }
 
-/// CPU spent by each side in the scenario's timed phases.
+/// What was spent between two samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PhaseUse {
+    pub servers: Option<CpuPair>,
+    pub client: Option<Duration>,
+    pub machine: Option<MachineCpu>,
+}
+
+impl PhaseUse {
+    pub fn between(before: CpuSample, after: CpuSample) -> Self {
+        let diff = |b: Option<Duration>, a: Option<Duration>| Some(a?.saturating_sub(b?));
+        Self {
+            servers: CpuPair::between(before.servers, after.servers),
+            client: diff(before.client, after.client),
+            machine: (|| {
+                let (b, a) = (before.machine?, after.machine?);
+                Some(MachineCpu {
+                    busy: a.busy.saturating_sub(b.busy),
+                    idle: a.idle.saturating_sub(b.idle),
+                })
+            })(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.servers.is_none() && self.client.is_none() && self.machine.is_none()
+    }
+
+    fn json(&self) -> Value {
+        let secs = |d: Option<Duration>| d.map(|d| (d.as_secs_f64() * 100.0).round() / 100.0);
+        json!({
+            "leader": secs(self.servers.map(|s| s.leader)),
+            "follower": secs(self.servers.map(|s| s.follower)),
+            "bench_client": secs(self.client),
+            "machine_busy": secs(self.machine.map(|m| m.busy)),
+            "machine_idle": secs(self.machine.map(|m| m.idle)),
+        })
+    }
+
+    /// `leader + follower + client (busy/idle)`, dashes for what was not read.
+    fn text(&self) -> String {
+        let s = |d: Option<Duration>| {
+            d.map_or_else(|| "—".to_owned(), |d| format!("{:.2}", d.as_secs_f64()))
+        };
+        format!(
+            "{} + {} + {} ({}/{})",
+            s(self.servers.map(|c| c.leader)),
+            s(self.servers.map(|c| c.follower)),
+            s(self.client),
+            s(self.machine.map(|m| m.busy)),
+            s(self.machine.map(|m| m.idle)),
+        )
+    }
+}
+
+/// CPU spent in the scenario's timed phases.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct PhaseCpu {
     /// Step 0, the single-node ingest (the follower idles).
-    pub single_node: Option<CpuPair>,
-    /// Step 1, first leader write → the follower has everything searchable.
-    pub end_to_end: Option<CpuPair>,
+    pub single_node: PhaseUse,
+    /// Step 1 up to the last leader acknowledgement.
+    pub end_to_end_ingest: PhaseUse,
+    /// Step 1 after it: until the follower has everything searchable.
+    pub end_to_end_tail: PhaseUse,
     /// Step 2, resume → the follower has the backlog searchable.
-    pub catch_up: Option<CpuPair>,
+    pub catch_up: PhaseUse,
 }
 
 impl PhaseCpu {
     pub fn json(&self) -> Value {
         json!({
-            "single_node_ingest": self.single_node.map(|c| c.json()),
-            "end_to_end": self.end_to_end.map(|c| c.json()),
-            "catch_up": self.catch_up.map(|c| c.json()),
+            "single_node_ingest": self.single_node.json(),
+            "end_to_end_ingest": self.end_to_end_ingest.json(),
+            "end_to_end_tail": self.end_to_end_tail.json(),
+            "catch_up": self.catch_up.json(),
         })
     }
 
     /// One line for the printed report, `None` when nothing was read.
     pub fn line(&self) -> Option<String> {
-        let pair = |c: Option<CpuPair>| {
-            c.map_or_else(
-                || "—".to_owned(),
-                |c| {
-                    format!(
-                        "{:.2} + {:.2}",
-                        c.leader.as_secs_f64(),
-                        c.follower.as_secs_f64()
-                    )
-                },
-            )
-        };
-        if self.single_node.is_none() && self.end_to_end.is_none() && self.catch_up.is_none() {
+        let phases = [
+            ("single-node ingest", &self.single_node),
+            ("end-to-end ingest", &self.end_to_end_ingest),
+            ("tail", &self.end_to_end_tail),
+            ("catch-up", &self.catch_up),
+        ];
+        if phases.iter().all(|(_, p)| p.is_empty()) {
             return None;
         }
+        let parts: Vec<String> = phases
+            .iter()
+            .map(|(name, p)| format!("{name} {}", p.text()))
+            .collect();
         Some(format!(
-            "CPU seconds (leader + follower): single-node ingest {}; end-to-end {}; catch-up {}",
-            pair(self.single_node),
-            pair(self.end_to_end),
-            pair(self.catch_up)
+            "CPU seconds, leader + follower + bench client (machine busy/idle): {}",
+            parts.join("; ")
         ))
     }
 }
@@ -137,6 +241,16 @@ mod tests {
     }
 
     #[test]
+    fn machine_lines_split_busy_from_idle() {
+        let m = parse_machine("cpu  100 5 50 1000 20 3 7 15 0 0").unwrap();
+        assert_eq!(m.busy, Duration::from_millis(1_800));
+        assert_eq!(m.idle, Duration::from_millis(10_200));
+        assert_eq!(parse_machine("cpu0 1 2 3 4 5 6 7 8"), None);
+        assert_eq!(parse_machine("cpu 1 2 3"), None);
+        assert!(machine_cpu().is_some(), "/proc/stat is readable here");
+    }
+
+    #[test]
     fn phases_are_differences_of_readings() {
         let at = |l, f| {
             Some(CpuPair {
@@ -146,15 +260,31 @@ mod tests {
         };
         assert_eq!(CpuPair::between(at(100, 10), at(350, 60)), at(250, 50));
         assert_eq!(CpuPair::between(None, at(350, 60)), None);
+        let sample = |l, f, c, busy, idle| CpuSample {
+            servers: at(l, f),
+            client: Some(Duration::from_millis(c)),
+            machine: Some(MachineCpu {
+                busy: Duration::from_millis(busy),
+                idle: Duration::from_millis(idle),
+            }),
+        };
         let phases = PhaseCpu {
-            end_to_end: at(1_930, 390),
+            end_to_end_ingest: PhaseUse::between(
+                sample(70, 0, 10, 1_000, 500),
+                sample(2_000, 390, 350, 3_750, 690),
+            ),
             ..PhaseCpu::default()
         };
         assert_eq!(
             phases.line().unwrap(),
-            "CPU seconds (leader + follower): single-node ingest —; end-to-end 1.93 + 0.39; catch-up —"
+            "CPU seconds, leader + follower + bench client (machine busy/idle): \
+             single-node ingest — + — + — (—/—); end-to-end ingest 1.93 + 0.39 + 0.34 (2.75/0.19); \
+             tail — + — + — (—/—); catch-up — + — + — (—/—)"
         );
         assert_eq!(PhaseCpu::default().line(), None);
-        assert_eq!(phases.json()["end_to_end"]["follower"], 0.39);
+        let json = phases.json();
+        assert_eq!(json["end_to_end_ingest"]["follower"], 0.39);
+        assert_eq!(json["end_to_end_ingest"]["machine_idle"], 0.19);
+        assert_eq!(json["single_node_ingest"]["leader"], Value::Null);
     }
 }
