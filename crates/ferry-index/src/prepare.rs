@@ -8,8 +8,7 @@
 //! [`PreparedBatch::mapping_update`] (the whole merged mapping) before executing, so a
 //! mapping never lags the documents indexed with it. Nothing here writes anything.
 
-use serde_json::Value;
-
+use crate::mapping::json::Json;
 use crate::versioning::version_type_name;
 use crate::{Conditions, IndexError, Mapping, Result, VersionType, WriteOp, routing};
 
@@ -154,9 +153,9 @@ fn validate(op: &WriteOp) -> Result<()> {
 }
 
 /// Parses a source as a JSON object, with ES's `document_parsing_exception` wording.
-pub(crate) fn parse_source(bytes: &[u8]) -> Result<Value> {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(v @ Value::Object(_)) => Ok(v),
+pub(crate) fn parse_source(bytes: &[u8]) -> Result<Json<'_>> {
+    match Json::parse(bytes) {
+        Ok(v @ Json::Obj(_)) => Ok(v),
         Ok(_) => Err(IndexError::DocumentParsing(
             "[1:1] failed to parse: the document source must be a JSON object".into(),
         )),
@@ -198,7 +197,7 @@ pub(crate) fn prepare(
             for source in sources(&op) {
                 let value = parse_source(source)?;
                 let current = added.as_ref().or(merged.as_ref()).unwrap_or(mapping);
-                if let Some(new_fields) = current.dynamic_update(op.id(), &value)? {
+                if let Some(new_fields) = current.dynamic_update_of(op.id(), &value)? {
                     let mut next = current.clone();
                     next.merge(&new_fields)?;
                     added = Some(next);

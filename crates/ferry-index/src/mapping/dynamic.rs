@@ -8,9 +8,7 @@
 //!
 //! This module only reads documents; it neither stores nor indexes them.
 
-use serde_json::{Map, Value};
-
-use super::value::Scalar;
+use super::json::Json;
 use super::{
     Dynamic, FieldMapping, LeafKind, LeafMapping, Mapping, ObjectMapping, TOTAL_FIELDS_LIMIT,
 };
@@ -35,8 +33,8 @@ impl Mapping {
     /// Checks `source` (already parsed JSON object) against this mapping and returns the
     /// fields dynamic mapping must add (`None` when nothing is new). A value that does not
     /// fit its field's type → `DocumentParsing` naming the field, type and document id.
-    pub fn dynamic_update(&self, id: &str, source: &Value) -> Result<Option<Mapping>> {
-        let Value::Object(map) = source else {
+    pub(crate) fn dynamic_update_of(&self, id: &str, source: &Json) -> Result<Option<Mapping>> {
+        let Json::Obj(map) = source else {
             return Err(IndexError::DocumentParsing(
                 "failed to parse: Malformed content, must start with an object".into(),
             ));
@@ -66,6 +64,20 @@ impl Mapping {
     }
 }
 
+#[cfg(test)]
+impl Mapping {
+    /// [`Self::dynamic_update_of`] for a `serde_json::Value` (tests write documents with
+    /// `json!`).
+    pub(crate) fn dynamic_update(
+        &self,
+        id: &str,
+        source: &serde_json::Value,
+    ) -> Result<Option<Mapping>> {
+        let bytes = serde_json::to_vec(source).expect("a Value serializes");
+        self.dynamic_update_of(id, &Json::parse(&bytes).expect("serialized JSON parses"))
+    }
+}
+
 struct Walk<'a> {
     id: &'a str,
     mapping: &'a Mapping,
@@ -81,16 +93,17 @@ impl Walk<'_> {
         &mut self,
         existing: Option<&ObjectMapping>,
         added: &mut ObjectMapping,
-        map: &Map<String, Value>,
+        map: &[(std::borrow::Cow<'_, str>, Json)],
         dynamic: Dynamic,
     ) -> Result<()> {
         for (key, value) in map {
+            let key: &str = key;
             self.check_name(key)?;
             if key.contains('.') {
                 let segs: Vec<&str> = key.split('.').collect();
                 self.path_in(existing, added, &segs, value, dynamic)?;
             } else {
-                self.path_in(existing, added, &[key.as_str()], value, dynamic)?;
+                self.path_in(existing, added, &[key], value, dynamic)?;
             }
         }
         Ok(())
@@ -123,7 +136,7 @@ impl Walk<'_> {
         existing: Option<&ObjectMapping>,
         added: &mut ObjectMapping,
         segs: &[&str],
-        value: &Value,
+        value: &Json,
         dynamic: Dynamic,
     ) -> Result<()> {
         let saved = self.path.len();
@@ -147,7 +160,7 @@ impl Walk<'_> {
         existing: Option<&ObjectMapping>,
         added: &mut ObjectMapping,
         segs: &[&str],
-        value: &Value,
+        value: &Json,
         dynamic: Dynamic,
     ) -> Result<()> {
         let name = segs[0];
@@ -188,7 +201,7 @@ impl Walk<'_> {
                     )));
                 }
                 if !added.properties.contains_key(name) {
-                    if value.is_null() || !self.may_add(name, dynamic)? {
+                    if matches!(value, Json::Null) || !self.may_add(name, dynamic)? {
                         return Ok(());
                     }
                     added.properties.insert(
@@ -229,10 +242,10 @@ impl Walk<'_> {
         existing: Option<&ObjectMapping>,
         added: &mut ObjectMapping,
         name: &str,
-        value: &Value,
+        value: &Json,
         dynamic: Dynamic,
     ) -> Result<()> {
-        if let Value::Array(items) = value {
+        if let Json::Arr(items) = value {
             for item in items {
                 self.value(existing, added, name, item, dynamic)?;
             }
@@ -241,8 +254,8 @@ impl Walk<'_> {
         match existing.and_then(|p| p.properties.get(name)) {
             Some(FieldMapping::Leaf(l)) => self.check_leaf(l, value),
             Some(FieldMapping::Object(o)) => match value {
-                Value::Null => Ok(()),
-                Value::Object(m) => {
+                Json::Null => Ok(()),
+                Json::Obj(m) => {
                     if o.enabled == Some(false) {
                         return Ok(());
                     }
@@ -265,8 +278,8 @@ impl Walk<'_> {
                             self.check_leaf(l, value)
                         }
                         FieldMapping::Object(o) => match value {
-                            Value::Null => Ok(()),
-                            Value::Object(m) => {
+                            Json::Null => Ok(()),
+                            Json::Obj(m) => {
                                 let d = o.dynamic.unwrap_or(dynamic);
                                 self.object(None, o, m, d)
                             }
@@ -274,17 +287,18 @@ impl Walk<'_> {
                         },
                     };
                 }
-                if value.is_null() || !self.may_add(name, dynamic)? {
+                if matches!(value, Json::Null) || !self.may_add(name, dynamic)? {
                     return Ok(());
                 }
                 let field = match value {
-                    Value::Object(m) => {
+                    Json::Obj(m) => {
                         let mut o = ObjectMapping::default();
                         self.object(None, &mut o, m, dynamic)?;
                         FieldMapping::Object(o)
                     }
                     _ => {
-                        let scalar = Scalar::from_json(value)
+                        let scalar = value
+                            .scalar()
                             .expect("arrays, objects and null handled above");
                         let leaf = self.mapping.infer_leaf(scalar);
                         self.check_leaf(&leaf, value)?;
@@ -304,10 +318,10 @@ impl Walk<'_> {
         ))
     }
 
-    fn check_leaf(&self, leaf: &LeafMapping, value: &Value) -> Result<()> {
-        let Some(scalar) = Scalar::from_json(value) else {
+    fn check_leaf(&self, leaf: &LeafMapping, value: &Json) -> Result<()> {
+        let Some(scalar) = value.scalar() else {
             return match value {
-                Value::Null => Ok(()),
+                Json::Null => Ok(()),
                 _ => Err(self.failure(&self.path, leaf.kind, &value.to_string())),
             };
         };

@@ -16,6 +16,7 @@ pub(crate) mod date;
 pub(crate) mod date_math;
 mod date_pattern;
 mod dynamic;
+pub(crate) mod json;
 mod merge;
 mod parse;
 mod render;
