@@ -352,6 +352,44 @@ async fn bulk_auto_creates_indices_and_refuses_invalid_names_per_item() -> Resul
 }
 
 #[tokio::test]
+async fn only_an_object_source_auto_creates_its_index() -> Result<()> {
+    let node = TestNode::start().await?;
+    let r = node
+        .post_ndjson(
+            "/_bulk",
+            "{\"index\":{\"_index\":\"never\",\"_id\":\"1\"}}\n[1,2]\n\
+             {\"index\":{\"_index\":\"never\",\"_id\":\"2\"}}\n\"text\"\n\
+             {\"index\":{\"_index\":\"later\",\"_id\":\"1\"}}\n[3]\n\
+             {\"index\":{\"_index\":\"later\",\"_id\":\"2\"}}\n{\"x\":1}\n",
+        )
+        .await?;
+    r.assert_status(200);
+    assert_eq!(r.body["errors"], json!(true), "{r}");
+    let it = items(&r);
+    for i in [0, 1] {
+        assert_eq!(it[i].1["status"], json!(404), "item {i}: {r}");
+        assert_eq!(
+            it[i].1["error"]["type"],
+            json!("index_not_found_exception"),
+            "item {i}: {r}"
+        );
+    }
+    assert_eq!(it[2].1["status"], json!(400), "{r}");
+    assert_eq!(
+        it[2].1["error"]["type"],
+        json!("document_parsing_exception"),
+        "{r}"
+    );
+    assert_eq!(it[3].1["status"], json!(201), "{r}");
+    assert_eq!(
+        index_names(&node).await?.into_iter().collect::<Vec<_>>(),
+        ["later"],
+        "a group of non-object sources creates nothing"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_large_batch_gets_dense_sequence_numbers_in_item_order() -> Result<()> {
     let node = node_with_b().await?;
     let mut lines = Vec::new();

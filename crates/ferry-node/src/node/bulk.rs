@@ -79,7 +79,17 @@ struct Pending {
     failed: Option<ApiError>,
     get: Option<SourceFilter>,
     /// Whether this item may create its missing index.
-    may_create: bool,
+    creates: Creates,
+}
+
+/// Whether an item may create its missing index. An index op may if its source is a JSON
+/// object, which is checked only when no earlier item of its group already may (one
+/// parse per group, not per document).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Creates {
+    Yes,
+    No,
+    IfSourceIsObject,
 }
 
 impl Node {
@@ -211,10 +221,12 @@ impl Node {
                     })
                 }
             };
-            let may_create = match &op {
-                WriteOp::Delete(_) => raw.version_type != VersionType::Internal,
-                WriteOp::Index(i) => precheck_source(&i.source).is_ok(),
-                WriteOp::Update(u) => u.upsert.is_some() || u.doc_as_upsert,
+            let creates = match &op {
+                WriteOp::Delete(_) if raw.version_type != VersionType::Internal => Creates::Yes,
+                WriteOp::Delete(_) => Creates::No,
+                WriteOp::Index(_) => Creates::IfSourceIsObject,
+                WriteOp::Update(u) if u.upsert.is_some() || u.doc_as_upsert => Creates::Yes,
+                WriteOp::Update(_) => Creates::No,
             };
             let mut failed = None;
             if m.require_alias.unwrap_or(require_alias) {
@@ -237,7 +249,7 @@ impl Node {
                 op: Some((op, routing)),
                 failed,
                 get,
-                may_create,
+                creates,
             });
         }
         if pending.is_empty() && errors.is_empty() {
@@ -257,7 +269,14 @@ impl Node {
             for &i in members {
                 let p = &mut pending[i];
                 if p.failed.is_none() {
-                    may_create |= p.may_create;
+                    may_create = may_create
+                        || match (p.creates, &p.op) {
+                            (Creates::Yes, _) => true,
+                            (Creates::IfSourceIsObject, Some((WriteOp::Index(i), _))) => {
+                                precheck_source(&i.source).is_ok()
+                            }
+                            _ => false,
+                        };
                     if let Some(op) = p.op.take() {
                         ops.push(op);
                         positions.push(i);
