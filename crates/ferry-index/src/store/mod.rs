@@ -46,8 +46,11 @@ pub(crate) use records::{RaftPosition, ShardState};
 use crate::command::SearchChange;
 use crate::{HistoryOp, IndexError, Result, RetentionLease, StoredDoc};
 
-/// redb page cache of one shard's state file.
-const CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// redb page cache of one shard's state file: an upper bound, filled as pages are used.
+/// redb keeps at most half of it for pages written by non-durable commits and writes the
+/// rest out at once; at 64 MiB a shard taking 100k W1 documents between durable commits
+/// wrote out pages it was still appending to (ARCHITECTURE.md, "Memory").
+const CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 /// The redb state of one shard.
 pub(crate) struct StateStore {
