@@ -10,7 +10,10 @@
 //!
 //! Each segment keeps its own top `from + size` with keys encoded as integers; the
 //! harvest decodes them to typed [`SortValue`]s, which the shard and the cross-shard
-//! merges compare.
+//! merges compare. A hit's `_id` is read from its segment's dictionary only once the
+//! shard's merge has kept it: every read decompresses a dictionary block (zstd, with a
+//! new context each time), and reading the ids of every segment's top `k` took about
+//! half of a W1 term query's CPU.
 
 use std::collections::BinaryHeap;
 use std::sync::Arc;
@@ -124,6 +127,14 @@ fn storage(e: impl std::fmt::Display) -> tantivy::TantivyError {
     tantivy::TantivyError::InternalError(e.to_string())
 }
 
+/// A segment's top hits, each with its `_id` ordinal in `ids` (the id is not read yet).
+pub(crate) struct SegHits {
+    total: u64,
+    max_score: Option<f32>,
+    hits: Vec<(ShardHit, u64)>,
+    ids: Option<StrColumn>,
+}
+
 impl Collector for TopCollector {
     type Fruit = ShardHits;
     type Child = SegCollector;
@@ -186,20 +197,32 @@ impl Collector for TopCollector {
         self.scoring
     }
 
-    fn merge_fruits(&self, fruits: Vec<ShardHits>) -> tantivy::Result<ShardHits> {
+    fn merge_fruits(&self, fruits: Vec<SegHits>) -> tantivy::Result<ShardHits> {
         let mut out = ShardHits::default();
         let mut max: Option<f32> = None;
-        for f in fruits {
+        let mut columns = Vec::with_capacity(fruits.len());
+        let mut kept: Vec<(ShardHit, u64, usize)> = Vec::new();
+        for (seg, f) in fruits.into_iter().enumerate() {
             out.total += f.total;
             if let Some(m) = f.max_score {
                 max = Some(max.map_or(m, |x| x.max(m)));
             }
-            out.hits.extend(f.hits);
+            columns.push(f.ids);
+            kept.extend(f.hits.into_iter().map(|(hit, ord)| (hit, ord, seg)));
         }
         let specs = &self.specs;
-        out.hits
-            .sort_by(|a, b| compare_hits(specs, a, b).then(a.seq_no.cmp(&b.seq_no)));
-        out.hits.truncate(self.k);
+        kept.sort_by(|a, b| compare_hits(specs, &a.0, &b.0).then(a.0.seq_no.cmp(&b.0.seq_no)));
+        kept.truncate(self.k);
+        let mut buf = String::new();
+        for (mut hit, ord, seg) in kept {
+            buf.clear();
+            if let Some(col) = &columns[seg]
+                && col.ord_to_str(ord, &mut buf).unwrap_or(false)
+            {
+                hit.id = buf.clone();
+                out.hits.push(hit);
+            }
+        }
         out.max_score = max;
         Ok(out)
     }
@@ -379,7 +402,7 @@ impl SegCollector {
 }
 
 impl SegmentCollector for SegCollector {
-    type Fruit = ShardHits;
+    type Fruit = SegHits;
 
     fn collect(&mut self, doc: DocId, score: Score) {
         if let Some(min) = self.min_score
@@ -417,32 +440,28 @@ impl SegmentCollector for SegCollector {
         });
     }
 
-    fn harvest(mut self) -> ShardHits {
+    fn harvest(mut self) -> SegHits {
         let heap = std::mem::take(&mut self.heap);
         let mut hits = Vec::with_capacity(heap.len());
-        let mut buf = String::new();
         for c in heap.into_sorted_vec() {
-            buf.clear();
-            let id = match &self.ids {
-                Some(col) => match col.ords().first(c.doc) {
-                    Some(ord) if col.ord_to_str(ord, &mut buf).unwrap_or(false) => buf.clone(),
-                    _ => continue,
-                },
-                None => continue,
+            let Some(ord) = self.ids.as_ref().and_then(|col| col.ords().first(c.doc)) else {
+                continue;
             };
             let score = f32::from_bits(c.score_bits as u32);
             let sort = self.decode_values(&c.keys, score);
-            hits.push(ShardHit {
-                id,
+            let hit = ShardHit {
+                id: String::new(),
                 score: self.scoring.then_some(score),
                 sort,
                 seq_no: c.seq,
-            });
+            };
+            hits.push((hit, ord));
         }
-        ShardHits {
+        SegHits {
             total: self.total,
             max_score: (self.scoring && self.total > 0).then_some(self.max_score),
             hits,
+            ids: self.ids,
         }
     }
 }

@@ -339,3 +339,35 @@ fn shards_merge_by_sort_then_shard_then_order() {
         ]
     );
 }
+
+/// Hits from several segments keep their own ids: each segment's candidates carry an id
+/// ordinal of *that* segment's dictionary until the merge keeps them.
+#[test]
+fn hits_across_segments_keep_their_ids() {
+    let f = Fixture::new(json!({"properties": {"n": {"type": "long"}}}), &[]);
+    // Three commits, three segments; ids sort in the opposite order of `n` inside each.
+    let mut seq = 0;
+    for batch in 0..3u64 {
+        for i in 0..4u64 {
+            let n = batch * 10 + i;
+            let id = format!("d{}-{}", 9 - batch, 9 - i);
+            f.idx
+                .index(&id, seq, json!({ "n": n }).to_string().as_bytes())
+                .unwrap();
+            seq += 1;
+        }
+        f.idx.refresh(seq - 1).unwrap();
+    }
+    assert_eq!(
+        f.ids(json!({"sort": [{"n": "desc"}], "size": 5})),
+        v(&["d7-6", "d7-7", "d7-8", "d7-9", "d8-6"])
+    );
+    assert_eq!(
+        f.ids(json!({"sort": ["n"], "from": 3, "size": 3})),
+        v(&["d9-6", "d8-9", "d8-8"])
+    );
+    assert_eq!(
+        f.ids(json!({"query": {"range": {"n": {"gte": 11, "lte": 20}}}, "sort": ["n"]})),
+        v(&["d8-8", "d8-7", "d8-6", "d7-9"])
+    );
+}
