@@ -47,6 +47,10 @@ pub mod defaults {
     pub const MAX_CONTENT_LENGTH: &str = "100mb";
     /// Largest `--max-content-length` (ES's limit too: a Java int).
     pub const MAX_CONTENT_LENGTH_LIMIT: u64 = i32::MAX as u64;
+    /// `--shard-state-cache` (ARCHITECTURE.md, "Memory").
+    pub const SHARD_STATE_CACHE: &str = "256mb";
+    /// Smallest and largest `--shard-state-cache`.
+    pub const SHARD_STATE_CACHE_RANGE: (u64, u64) = (1 << 20, 64 << 30);
 }
 
 /// The validated configuration of one `ferryd` process. Only [`Config::load`] and
@@ -85,6 +89,8 @@ pub struct Config {
     pub log_level: String,
     /// `--max-content-length` in bytes.
     pub max_content_length: usize,
+    /// `--shard-state-cache` in bytes: the page cache of each shard's state file.
+    pub shard_state_cache: usize,
     /// `--allow-version-skew` (tests only).
     pub allow_version_skew: bool,
     /// Warnings found while reading the layers, logged once logging runs.
@@ -196,29 +202,18 @@ fn validate(l: Layered, system_hostname: &str) -> anyhow::Result<Config> {
     let log_level = or_default(l.log_level, || defaults::LOG_LEVEL.to_owned());
     check_log_filter(&log_level)?;
 
-    let max = or_default(l.max_content_length, || {
-        defaults::MAX_CONTENT_LENGTH.to_owned()
-    });
-    let bytes =
-        bytesize::parse(&max.value).map_err(|why| invalid("max_content_length", &max.from, why))?;
-    if bytes == 0 || bytes > defaults::MAX_CONTENT_LENGTH_LIMIT {
-        return Err(invalid(
-            "max_content_length",
-            &max.from,
-            format!(
-                "[{}] must be between 1b and {}b",
-                max.value,
-                defaults::MAX_CONTENT_LENGTH_LIMIT
-            ),
-        ));
-    }
-    let max_content_length = usize::try_from(bytes).map_err(|_| {
-        invalid(
-            "max_content_length",
-            &max.from,
-            "too large for this platform",
-        )
-    })?;
+    let max_content_length = size_key(
+        "max_content_length",
+        l.max_content_length,
+        defaults::MAX_CONTENT_LENGTH,
+        (1, defaults::MAX_CONTENT_LENGTH_LIMIT),
+    )?;
+    let shard_state_cache = size_key(
+        "shard_state_cache",
+        l.shard_state_cache,
+        defaults::SHARD_STATE_CACHE,
+        defaults::SHARD_STATE_CACHE_RANGE,
+    )?;
 
     let (catalog, catalog_from) = match l.catalog {
         Some(Sourced { value, from }) => {
@@ -249,9 +244,29 @@ fn validate(l: Layered, system_hostname: &str) -> anyhow::Result<Config> {
         log_dir,
         log_level: log_level.value,
         max_content_length,
+        shard_state_cache,
         allow_version_skew: l.allow_version_skew.is_some_and(|s| s.value),
         warnings: l.warnings,
     })
+}
+
+/// A byte-size key (`100mb`, `4096`) within `[min, max]` bytes.
+fn size_key(
+    key: &str,
+    value: Option<Sourced<String>>,
+    default: &str,
+    (min, max): (u64, u64),
+) -> anyhow::Result<usize> {
+    let v = or_default(value, || default.to_owned());
+    let bytes = bytesize::parse(&v.value).map_err(|why| invalid(key, &v.from, why))?;
+    if !(min..=max).contains(&bytes) {
+        return Err(invalid(
+            key,
+            &v.from,
+            format!("[{}] must be between {min}b and {max}b", v.value),
+        ));
+    }
+    usize::try_from(bytes).map_err(|_| invalid(key, &v.from, "too large for this platform"))
 }
 
 fn check_hostname(h: &Sourced<String>) -> anyhow::Result<()> {

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    ferry_index::set_state_cache_bytes(config.shard_state_cache);
     let _log_guard = match logging::init(&config.log_dir, &config.log_level) {
         Ok(guard) => guard,
         Err(e) => {

@@ -31,6 +31,7 @@ mod restore;
 mod retention;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard, RwLock};
@@ -46,11 +47,26 @@ pub(crate) use records::{RaftPosition, ShardState};
 use crate::command::SearchChange;
 use crate::{HistoryOp, IndexError, Result, RetentionLease, StoredDoc};
 
-/// redb page cache of one shard's state file: an upper bound, filled as pages are used.
-/// redb keeps at most half of it for pages written by non-durable commits and writes the
-/// rest out at once; at 64 MiB a shard taking 100k W1 documents between durable commits
-/// wrote out pages it was still appending to (ARCHITECTURE.md, "Memory").
-const CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// Default redb page cache of one shard's state file: an upper bound, filled as pages are
+/// used. redb keeps at most half of it for pages written by non-durable commits and
+/// writes the rest out at once; at 64 MiB a shard taking 100k W1 documents between
+/// durable commits wrote out pages it was still appending to (ARCHITECTURE.md, "Memory").
+pub const DEFAULT_STATE_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+/// The page cache of state files opened from now on (`ferryd --shard-state-cache`).
+static STATE_CACHE_BYTES: AtomicUsize = AtomicUsize::new(DEFAULT_STATE_CACHE_BYTES);
+
+/// Sets the page cache of every shard state file opened after this call. A process-wide
+/// budget, like the allocator's tunables: `ferryd` sets it once from its configuration
+/// before opening any index; files already open keep theirs.
+pub fn set_state_cache_bytes(bytes: usize) {
+    STATE_CACHE_BYTES.store(bytes, Ordering::Relaxed);
+}
+
+/// The page cache a state file opened now gets.
+pub fn state_cache_bytes() -> usize {
+    STATE_CACHE_BYTES.load(Ordering::Relaxed)
+}
 
 /// The redb state of one shard.
 pub(crate) struct StateStore {
@@ -336,7 +352,7 @@ impl StateStore {
 
 fn builder() -> redb::Builder {
     let mut b = Database::builder();
-    b.set_cache_size(CACHE_BYTES);
+    b.set_cache_size(state_cache_bytes());
     b
 }
 

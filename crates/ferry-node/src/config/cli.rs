@@ -72,6 +72,9 @@ pub struct Cli {
     /// Largest accepted request body (http.max_content_length) [default: 100mb]
     #[arg(long, value_name = "SIZE")]
     pub max_content_length: Option<String>,
+    /// Page cache of each shard's state file, filled as it is used [default: 256mb]
+    #[arg(long, value_name = "SIZE")]
+    pub shard_state_cache: Option<String>,
     /// Start even if the catalog was written by another release (tests only)
     #[arg(long)]
     pub allow_version_skew: bool,

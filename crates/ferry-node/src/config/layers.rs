@@ -95,6 +95,7 @@ struct FileConfig {
     log_dir: Option<PathBuf>,
     log_level: Option<String>,
     max_content_length: Option<SizeValue>,
+    shard_state_cache: Option<SizeValue>,
     allow_version_skew: Option<bool>,
 }
 
@@ -117,6 +118,7 @@ pub struct Layered {
     pub log_dir: Option<Sourced<PathBuf>>,
     pub log_level: Option<Sourced<String>>,
     pub max_content_length: Option<Sourced<String>>,
+    pub shard_state_cache: Option<Sourced<String>>,
     pub allow_version_skew: Option<Sourced<bool>>,
     /// Things worth a warning once logging runs (e.g. an unknown `FERRY_*` variable).
     pub warnings: Vec<String>,
@@ -151,6 +153,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("FERRY_LOG_DIR", "log_dir"),
     ("FERRY_LOG_LEVEL", "log_level"),
     ("FERRY_MAX_CONTENT_LENGTH", "max_content_length"),
+    ("FERRY_SHARD_STATE_CACHE", "shard_state_cache"),
     ("FERRY_ALLOW_VERSION_SKEW", "allow_version_skew"),
 ];
 
@@ -292,11 +295,20 @@ impl Layered {
         set(&mut self.bind, f.bind, &from);
         set(&mut self.log_dir, f.log_dir, &from);
         set(&mut self.log_level, f.log_level, &from);
-        let size = f.max_content_length.map(|s| match s {
+        let text = |s: SizeValue| match s {
             SizeValue::Bytes(n) => n.to_string(),
             SizeValue::Text(t) => t,
-        });
-        set(&mut self.max_content_length, size, &from);
+        };
+        set(
+            &mut self.max_content_length,
+            f.max_content_length.map(text),
+            &from,
+        );
+        set(
+            &mut self.shard_state_cache,
+            f.shard_state_cache.map(text),
+            &from,
+        );
         set(&mut self.allow_version_skew, f.allow_version_skew, &from);
         Ok(())
     }
@@ -388,6 +400,11 @@ impl Layered {
             &e("FERRY_MAX_CONTENT_LENGTH"),
         );
         set(
+            &mut self.shard_state_cache,
+            env.string("FERRY_SHARD_STATE_CACHE"),
+            &e("FERRY_SHARD_STATE_CACHE"),
+        );
+        set(
             &mut self.allow_version_skew,
             env.bool("FERRY_ALLOW_VERSION_SKEW")?,
             &e("FERRY_ALLOW_VERSION_SKEW"),
@@ -435,6 +452,11 @@ impl Layered {
             &mut self.max_content_length,
             cli.max_content_length,
             &f("--max-content-length"),
+        );
+        set(
+            &mut self.shard_state_cache,
+            cli.shard_state_cache,
+            &f("--shard-state-cache"),
         );
         set(
             &mut self.allow_version_skew,

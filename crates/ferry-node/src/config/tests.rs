@@ -51,6 +51,7 @@ fn defaults_apply_when_no_layer_speaks() {
     assert_eq!(c.bind.to_string(), "127.0.0.1");
     assert_eq!(c.log_level, "info");
     assert_eq!(c.max_content_length, 100 * 1024 * 1024);
+    assert_eq!(c.shard_state_cache, ferry_index::DEFAULT_STATE_CACHE_BYTES);
     assert!(c.catalog.is_none());
     assert_eq!(c.catalog_from, Source::Default);
     assert!(!c.allow_version_skew);
@@ -189,6 +190,39 @@ fn max_content_length_has_bounds() {
     assert!(err(&["--max-content-length", "1.5mb"], &[]).contains("max_content_length"));
     let c = load(&["--max-content-length", "1023mb"], &[]).expect("valid");
     assert_eq!(c.max_content_length, 1023 * 1024 * 1024);
+}
+
+#[test]
+fn shard_state_cache_comes_from_any_layer_within_bounds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(dir.path(), "ferry.toml", "shard_state_cache = \"64mb\"\n");
+    assert_eq!(
+        load(&["--config", &file], &[])
+            .expect("valid")
+            .shard_state_cache,
+        64 << 20
+    );
+    let env_set = load(
+        &["--config", &file],
+        &[("FERRY_SHARD_STATE_CACHE", "128mb")],
+    )
+    .expect("valid");
+    assert_eq!(env_set.shard_state_cache, 128 << 20);
+    let flag = load(
+        &["--config", &file, "--shard-state-cache", "1gb"],
+        &[("FERRY_SHARD_STATE_CACHE", "128mb")],
+    )
+    .expect("valid");
+    assert_eq!(flag.shard_state_cache, 1 << 30);
+    let e = err(&["--shard-state-cache", "512kb"], &[]);
+    assert!(
+        e.contains("shard_state_cache")
+            && e.contains("between")
+            && e.contains("--shard-state-cache"),
+        "{e}"
+    );
+    assert!(err(&[], &[("FERRY_SHARD_STATE_CACHE", "65gb")]).contains("FERRY_SHARD_STATE_CACHE"));
+    assert!(err(&["--shard-state-cache", "lots"], &[]).contains("shard_state_cache"));
 }
 
 #[test]
