@@ -44,4 +44,4 @@ pub use segment_copy::{Copier, CopyProgress, SegmentCopy};
 pub use settings::IndexSettings;
 pub use shard::{HistoryOp, PruneReport, Shard, ShardStats};
 pub use source::{SourceFilter, token_name};
-pub use store::{DEFAULT_STATE_CACHE_BYTES, set_state_cache_bytes, state_cache_bytes};
+pub use store::{DEFAULT_STATE_CACHE_BYTES, set_state_cache_bytes};

@@ -84,16 +84,26 @@ fn parse_machine(line: &str) -> Option<MachineCpu> {
     })
 }
 
-/// One reading of everything the scenario looks at: the two servers, the bench client
-/// (this process) and the machine. Each part is `None` where it cannot be read.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct CpuSample {
-    servers: Option<CpuPair>,
-    client: Option<Duration>,
-    machine: Option<MachineCpu>,
+impl MachineCpu {
+    fn between(before: Option<Self>, after: Option<Self>) -> Option<Self> {
+        let (b, a) = (before?, after?);
+        Some(Self {
+            busy: a.busy.saturating_sub(b.busy),
+            idle: a.idle.saturating_sub(b.idle),
+        })
+    }
 }
 
-impl CpuSample {
+/// Everything the scenario looks at: the two servers, the bench client (this process)
+/// and the machine, so far or over a phase. Each part is `None` where it cannot be read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct CpuUse {
+    pub servers: Option<CpuPair>,
+    pub client: Option<Duration>,
+    pub machine: Option<MachineCpu>,
+}
+
+impl CpuUse {
     /// Reads the client and the machine now, beside `servers` (read by the side).
     pub fn take(servers: Option<CpuPair>) -> Self {
         Self {
@@ -102,29 +112,16 @@ impl CpuSample {
             machine: machine_cpu(),
         }
     }
-}
 
-/// What was spent between two samples.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct PhaseUse {
-    pub servers: Option<CpuPair>,
-    pub client: Option<Duration>,
-    pub machine: Option<MachineCpu>,
-}
-
-impl PhaseUse {
-    pub fn between(before: CpuSample, after: CpuSample) -> Self {
-        let diff = |b: Option<Duration>, a: Option<Duration>| Some(a?.saturating_sub(b?));
+    /// What was spent between two readings.
+    pub fn between(before: Self, after: Self) -> Self {
         Self {
             servers: CpuPair::between(before.servers, after.servers),
-            client: diff(before.client, after.client),
-            machine: (|| {
-                let (b, a) = (before.machine?, after.machine?);
-                Some(MachineCpu {
-                    busy: a.busy.saturating_sub(b.busy),
-                    idle: a.idle.saturating_sub(b.idle),
-                })
-            })(),
+            client: after
+                .client
+                .zip(before.client)
+                .map(|(a, b)| a.saturating_sub(b)),
+            machine: MachineCpu::between(before.machine, after.machine),
         }
     }
 
@@ -163,13 +160,13 @@ impl PhaseUse {
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct PhaseCpu {
     /// Step 0, the single-node ingest (the follower idles).
-    pub single_node: PhaseUse,
+    pub single_node: CpuUse,
     /// Step 1 up to the last leader acknowledgement.
-    pub end_to_end_ingest: PhaseUse,
+    pub end_to_end_ingest: CpuUse,
     /// Step 1 after it: until the follower has everything searchable.
-    pub end_to_end_tail: PhaseUse,
+    pub end_to_end_tail: CpuUse,
     /// Step 2, resume → the follower has the backlog searchable.
-    pub catch_up: PhaseUse,
+    pub catch_up: CpuUse,
 }
 
 impl PhaseCpu {
@@ -260,7 +257,7 @@ mod tests {
         };
         assert_eq!(CpuPair::between(at(100, 10), at(350, 60)), at(250, 50));
         assert_eq!(CpuPair::between(None, at(350, 60)), None);
-        let sample = |l, f, c, busy, idle| CpuSample {
+        let sample = |l, f, c, busy, idle| CpuUse {
             servers: at(l, f),
             client: Some(Duration::from_millis(c)),
             machine: Some(MachineCpu {
@@ -269,7 +266,7 @@ mod tests {
             }),
         };
         let phases = PhaseCpu {
-            end_to_end_ingest: PhaseUse::between(
+            end_to_end_ingest: CpuUse::between(
                 sample(70, 0, 10, 1_000, 500),
                 sample(2_000, 390, 350, 3_750, 690),
             ),

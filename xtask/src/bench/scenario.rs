@@ -23,7 +23,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::corpus::{self, Doc};
-use super::cpu::{CpuPair, CpuSample, PhaseCpu, PhaseUse};
+use super::cpu::{CpuPair, CpuUse, PhaseCpu};
 use super::report::Latency;
 
 /// How long one lag probe may wait for its document on the follower.
@@ -362,20 +362,20 @@ pub(crate) async fn run<R: Replication>(
 
     say(format!("single-node ingest of {n} documents"));
     let mut cpu = PhaseCpu::default();
-    let before = CpuSample::take(side.cpu());
+    let before = CpuUse::take(side.cpu());
     let base = ingest(side.clone(), baseline, plan.clients, None).await?;
-    cpu.single_node = PhaseUse::between(before, CpuSample::take(side.cpu()));
+    cpu.single_node = CpuUse::between(before, CpuUse::take(side.cpu()));
     side.drop_baseline().await?;
     side.start_following().await?;
 
     say("end-to-end: ingest on the leader while the follower follows".into());
-    let before = CpuSample::take(side.cpu());
+    let before = CpuUse::take(side.cpu());
     let a = ingest(side.clone(), first, plan.clients, None).await?;
-    let acked = CpuSample::take(side.cpu());
+    let acked = CpuUse::take(side.cpu());
     side.wait_follower(n as u64).await?;
     let complete = Instant::now();
-    cpu.end_to_end_ingest = PhaseUse::between(before, acked);
-    cpu.end_to_end_tail = PhaseUse::between(acked, CpuSample::take(side.cpu()));
+    cpu.end_to_end_ingest = CpuUse::between(before, acked);
+    cpu.end_to_end_tail = CpuUse::between(acked, CpuUse::take(side.cpu()));
     let mut total = n as u64;
 
     say(format!(
@@ -386,11 +386,11 @@ pub(crate) async fn run<R: Replication>(
     let b = ingest(side.clone(), backlog, plan.clients, None).await?;
     total += n as u64;
     let resumed = Instant::now();
-    let before = CpuSample::take(side.cpu());
+    let before = CpuUse::take(side.cpu());
     side.resume().await?;
     side.wait_follower(total).await?;
     let catch_up = resumed.elapsed();
-    cpu.catch_up = PhaseUse::between(before, CpuSample::take(side.cpu()));
+    cpu.catch_up = CpuUse::between(before, CpuUse::take(side.cpu()));
 
     say(format!("{} idle lag probes", plan.probes));
     let mut idle = Vec::with_capacity(plan.probes);

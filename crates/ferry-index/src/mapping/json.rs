@@ -93,37 +93,6 @@ impl<'de> Deserialize<'de> for Json<'de> {
     }
 }
 
-/// A string that borrows from the input when it can.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(TextVisitor)
-    }
-}
-
-struct TextVisitor;
-
-impl<'de> Visitor<'de> for TextVisitor {
-    type Value = Text<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Text(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Text(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Text(Cow::Owned(v)))
-    }
-}
-
 struct JsonVisitor;
 
 impl<'de> Visitor<'de> for JsonVisitor {
@@ -175,7 +144,11 @@ impl<'de> Visitor<'de> for JsonVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
-        while let Some(Text(key)) = map.next_key()? {
+        // A key comes through the same visitor: a string, borrowed unless escaped.
+        while let Some(key) = map.next_key()? {
+            let Json::Str(key) = key else {
+                return Err(de::Error::custom("an object key must be a string"));
+            };
             pairs.push((key, map.next_value()?));
         }
         Ok(Json::Obj(pairs))

@@ -388,3 +388,17 @@ proptest! {
         prop_assert_eq!(m.dynamic_update("1", &doc).unwrap(), None);
     }
 }
+
+#[test]
+fn a_key_repeated_in_one_object_is_checked_at_each_occurrence() {
+    let m = Mapping::default();
+    let src = br#"{"a": 1, "a": "x"}"#;
+    let doc = super::json::Json::parse(src).unwrap();
+    // The first `a` maps a long; the second must then fit it, as the indexer sees both.
+    let e = m.dynamic_update_of("1", &doc).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("failed to parse field [a] of type [long]"),
+        "{e}"
+    );
+}

@@ -127,7 +127,8 @@ fn storage(e: impl std::fmt::Display) -> tantivy::TantivyError {
     tantivy::TantivyError::InternalError(e.to_string())
 }
 
-/// A segment's top hits, each with its `_id` ordinal in `ids` (the id is not read yet).
+/// A segment's top hits, each with its `_id` ordinal in `ids`; the id, still empty, is
+/// read by the merge for the hits it keeps.
 pub(crate) struct SegHits {
     total: u64,
     max_score: Option<f32>,
@@ -213,13 +214,10 @@ impl Collector for TopCollector {
         let specs = &self.specs;
         kept.sort_by(|a, b| compare_hits(specs, &a.0, &b.0).then(a.0.seq_no.cmp(&b.0.seq_no)));
         kept.truncate(self.k);
-        let mut buf = String::new();
         for (mut hit, ord, seg) in kept {
-            buf.clear();
             if let Some(col) = &columns[seg]
-                && col.ord_to_str(ord, &mut buf).unwrap_or(false)
+                && col.ord_to_str(ord, &mut hit.id).unwrap_or(false)
             {
-                hit.id = buf.clone();
                 out.hits.push(hit);
             }
         }

@@ -64,7 +64,7 @@ pub fn set_state_cache_bytes(bytes: usize) {
 }
 
 /// The page cache a state file opened now gets.
-pub fn state_cache_bytes() -> usize {
+fn state_cache_bytes() -> usize {
     STATE_CACHE_BYTES.load(Ordering::Relaxed)
 }
 
