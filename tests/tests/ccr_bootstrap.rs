@@ -2,7 +2,8 @@
 //! a leader of 100,000 documents whose old history is already pruned is copied (chunked,
 //! checksummed, throttled) and then streamed; a connection cut during the copy resumes the
 //! same session; a follower that fell behind pruned history stops with ES's fatal error,
-//! and with `auto_rebootstrap` re-bootstraps to the leader's exact state.
+//! and with `auto_rebootstrap` re-bootstraps to the leader's exact state; put-follow's
+//! `wait_for_active_shards` answers once the copy is restored.
 
 use std::time::Duration;
 
@@ -198,5 +199,71 @@ async fn pruned_history_is_fatal_and_auto_rebootstrap_recovers() -> Result<()> {
     );
     let count = japan.get("/hist-copy/_count").await?;
     assert_eq!(count.body["count"], json!(190), "{count}");
+    Ok(())
+}
+
+/// `PUT /<f>/_ccr/follow?wait_for_active_shards=1` answers once every shard's copy is
+/// restored, so the leader's documents are on the follower when it returns; `0` (the
+/// default) answers at once with ES's "not started yet" booleans; a wait longer than
+/// `master_timeout` answers the same while the follow goes on; a bad value is refused
+/// before anything is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_active_shards_waits_for_the_restored_copy() -> Result<()> {
+    let us = cluster_node("us-cluster").await?;
+    let japan = cluster_node("japan-cluster").await?;
+    add_remote(&japan, "leader", &us).await?;
+    leader_index(&us, "wl", json!({"index": {"number_of_shards": 2}})).await?;
+    for batch in 0..10 {
+        bulk_ok(&us, "/wl/_bulk", &bulk_lines("w", batch * 1000, 1000)).await?;
+    }
+    let follow =
+        json!({"remote_cluster": "leader", "leader_index": "wl", "read_poll_timeout": "1s"});
+    let answer = |acked: bool| {
+        json!({"follow_index_created": true, "follow_index_shards_acked": acked,
+            "index_following_started": acked})
+    };
+
+    for (value, reason) in [
+        ("abc", "cannot parse ActiveShardCount[abc]"),
+        ("-1", "cannot set active shard count to negative value"),
+    ] {
+        let r = japan
+            .put(
+                &format!("/wl-bad/_ccr/follow?wait_for_active_shards={value}"),
+                &follow,
+            )
+            .await?;
+        r.assert_status(400);
+        assert_eq!(r.error_type(), Some("illegal_argument_exception"), "{r}");
+        assert_eq!(r.body["error"]["reason"], json!(reason), "{r}");
+    }
+    japan.get("/wl-bad").await?.assert_status(404);
+
+    let r = japan
+        .put("/wl-copy/_ccr/follow?wait_for_active_shards=1", &follow)
+        .await?;
+    r.assert_status(200);
+    assert_eq!(r.body, answer(true));
+    // Already there: no waiting for replication.
+    japan.get("/wl-copy/_doc/w009999").await?.assert_status(200);
+    japan
+        .post_empty("/wl-copy/_refresh")
+        .await?
+        .assert_status(200);
+    let count = japan.get("/wl-copy/_count").await?;
+    assert_eq!(count.body["count"], json!(10_000), "{count}");
+
+    let r = japan.put("/wl-now/_ccr/follow", &follow).await?;
+    r.assert_status(200);
+    assert_eq!(r.body, answer(false));
+    let r = japan
+        .put(
+            "/wl-late/_ccr/follow?wait_for_active_shards=1&master_timeout=1ms",
+            &follow,
+        )
+        .await?;
+    r.assert_status(200);
+    assert_eq!(r.body, answer(false));
+    converge(&us, "wl", &japan, "wl-late").await?;
     Ok(())
 }

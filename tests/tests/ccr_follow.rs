@@ -116,10 +116,11 @@ async fn follower_converges_refuses_writes_pauses_and_resumes() -> Result<()> {
         )
         .await?;
     r.assert_status(200);
+    // No `wait_for_active_shards`: ES answers before the copy is restored.
     assert_eq!(
         r.body,
-        json!({"follow_index_created": true, "follow_index_shards_acked": true,
-            "index_following_started": true})
+        json!({"follow_index_created": true, "follow_index_shards_acked": false,
+            "index_following_started": false})
     );
     let again = japan
         .put(

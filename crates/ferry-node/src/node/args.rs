@@ -1,5 +1,5 @@
 //! Typed URL parameters beyond what [`Params`] offers: longs, time values, `refresh`,
-//! `version_type`, and the write-request checks ES runs before touching anything.
+//! `wait_for_active_shards`, `version_type`, and the write-request checks ES runs before touching anything.
 //!
 //! Every failure is the ES error with ES's wording. Nothing here performs a request.
 
@@ -73,6 +73,46 @@ pub fn parse_time(value: &str, setting: &str) -> Result<Duration, ApiError> {
 /// A time parameter with a default.
 pub fn time(params: &Params, key: &str, default: Duration) -> Result<Duration, ApiError> {
     params.get(key).map_or(Ok(default), |v| parse_time(v, key))
+}
+
+/// `wait_for_active_shards` (ES's `ActiveShardCount`): how many copies of each shard must
+/// be active before a create or a follow answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActiveShards {
+    /// Absent or `default`: the call's own default.
+    Default,
+    /// `all`: the primary and every replica.
+    All,
+    /// A number of copies (`0` waits for none).
+    Count(u32),
+}
+
+impl ActiveShards {
+    /// Parses `wait_for_active_shards` with ES's messages.
+    pub fn from_params(params: &Params) -> Result<Self, ApiError> {
+        match params.get("wait_for_active_shards") {
+            None | Some("default") => Ok(Self::Default),
+            Some("all") => Ok(Self::All),
+            Some(v) => match v.parse::<i32>() {
+                Ok(n) => u32::try_from(n).map(Self::Count).map_err(|_| {
+                    ApiError::illegal_argument("cannot set active shard count to negative value")
+                }),
+                Err(_) => Err(ApiError::illegal_argument(format!(
+                    "cannot parse ActiveShardCount[{v}]"
+                ))),
+            },
+        }
+    }
+
+    /// The copies per shard this asks for, given the index's replicas and the call's
+    /// default.
+    pub fn copies(self, replicas: u32, default: u32) -> u32 {
+        match self {
+            Self::Default => default,
+            Self::All => replicas.saturating_add(1),
+            Self::Count(n) => n,
+        }
+    }
 }
 
 /// `refresh`: absent/`false` → none, `""`/`true` → immediate, `wait_for`.
@@ -281,6 +321,31 @@ mod tests {
             .unwrap()
             .validate(kind, Some("1"), &mut errors);
         errors
+    }
+
+    #[test]
+    fn active_shard_counts_are_parsed_like_elasticsearch() {
+        let parse = |v: Option<&str>| {
+            let kv: Vec<_> = v
+                .map(|v| ("wait_for_active_shards", v))
+                .into_iter()
+                .collect();
+            ActiveShards::from_params(&p(&kv))
+        };
+        let copies = |v| parse(v).map(|w| w.copies(2, 7)).map_err(|e| e.reason);
+        assert_eq!(copies(None), Ok(7));
+        assert_eq!(copies(Some("default")), Ok(7));
+        assert_eq!(copies(Some("all")), Ok(3));
+        assert_eq!(copies(Some("0")), Ok(0));
+        assert_eq!(copies(Some("2")), Ok(2));
+        assert_eq!(
+            copies(Some("-1")),
+            Err("cannot set active shard count to negative value".to_owned())
+        );
+        assert_eq!(
+            copies(Some("one")),
+            Err("cannot parse ActiveShardCount[one]".to_owned())
+        );
     }
 
     #[test]

@@ -12,13 +12,16 @@
 //! shard adapter the tasks write through (`ccr_shard`), auto-follow (`auto_follow`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use ferry_index::{IndexSettings, Mapping};
 use ferry_replication::follow::leader_client;
-use ferry_replication::follow::{FollowParameters, ShardFollowConfig, ShardFollowTask};
+use ferry_replication::follow::{FollowParameters, ShardFollowConfig, ShardFollowTask, StartState};
 use serde_json::{Map, Value, json};
+use tokio::sync::watch;
 
+use super::args::{self, ActiveShards};
 use super::ccr_shard::NodeFollowerShard;
 use super::ccr_store::{ACTIVE, FollowRecord, PAUSED};
 use super::settings_view::flatten_raw;
@@ -49,6 +52,24 @@ const LEADER_IDENTITY: &[&str] = &[
     "index.verified_before_close",
     "index.xpack.ccr.following_index",
 ];
+
+/// How long a follow waits for `wait_for_active_shards` unless `master_timeout` says.
+const DEFAULT_MASTER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether every shard task starts following (its bootstrap restored) within `timeout`;
+/// false as soon as one fails or is stopped.
+async fn all_following(starts: Vec<watch::Receiver<StartState>>, timeout: Duration) -> bool {
+    let all = async {
+        for mut start in starts {
+            match start.wait_for(|s| *s != StartState::Starting).await {
+                Ok(s) if *s == StartState::Following => {}
+                _ => return false,
+            }
+        }
+        true
+    };
+    tokio::time::timeout(timeout, all).await.unwrap_or(false)
+}
 
 /// One follower index: its stored record and its shard tasks (empty while paused).
 #[derive(Debug)]
@@ -200,13 +221,8 @@ impl Node {
     pub async fn put_follow(&self, follower: &str, body: Bytes, params: &Params) -> ApiResult {
         let body = body::parse_object(&body)?;
         validate_index_name(follower)?;
-        if let Some(w) = params.get("wait_for_active_shards")
-            && !matches!(w, "0" | "1" | "default" | "all")
-        {
-            return Err(ApiError::illegal_argument(format!(
-                "wait_for_active_shards [{w}] is not supported yet"
-            )));
-        }
+        let wait = ActiveShards::from_params(params)?;
+        let timeout = args::time(params, "master_timeout", DEFAULT_MASTER_TIMEOUT)?;
         let remote = body.get("remote_cluster").and_then(Value::as_str);
         let leader = body.get("leader_index").and_then(Value::as_str);
         let mut missing = Vec::new();
@@ -268,6 +284,8 @@ impl Node {
         let leader_uuid = setting("index.uuid").unwrap_or("_na_").to_owned();
         let settings = follower_settings(&leader_settings, &overrides)?;
         let mapping = Mapping::from_es_json(&leader_meta["mappings"])?;
+        // Copies per shard to wait for; a follow waits for none unless asked (ES).
+        let copies = wait.copies(settings.number_of_replicas, 0);
 
         let entry = {
             let _admin = self.admin_lock().await?;
@@ -297,12 +315,21 @@ impl Node {
             tasks: Vec::new(),
         };
         self.start_tasks(&mut follow)?;
+        let starts: Vec<_> = follow
+            .tasks
+            .iter()
+            .map(ShardFollowTask::start_state)
+            .collect();
         self.follows.lock().insert(follower.to_owned(), follow);
         tracing::info!(follower, remote, leader, shards, "following started");
+        // As ES: without a wait the answer comes before the bootstrap copy is restored, so
+        // neither the shards nor the following have started yet. This node holds one copy
+        // of each shard, so more than one copy is never acknowledged.
+        let following = copies > 0 && all_following(starts, timeout).await;
         Ok(ApiResponse::ok(json!({
             "follow_index_created": true,
-            "follow_index_shards_acked": true,
-            "index_following_started": true
+            "follow_index_shards_acked": following && copies <= 1,
+            "index_following_started": following
         })))
     }
 

@@ -11,6 +11,7 @@ use ferry_catalog::{CatalogError, IndexState};
 use ferry_index::{IndexMeta, IndexSettings, Mapping};
 use serde_json::{Map, Value, json};
 
+use super::args::ActiveShards;
 use super::entry::{self, EntryState, IndexEntry};
 use super::names::{ExpandWildcards, ResolveOptions, validate_index_name};
 use super::{ApiResponse, ApiResult, Node, autoid, body, settings_view};
@@ -32,6 +33,7 @@ impl Node {
     pub async fn create_index(&self, index: &str, body: Bytes, params: &Params) -> ApiResult {
         let body = body::parse_object(&body)?;
         validate_index_name(index)?;
+        let wait = ActiveShards::from_params(params)?;
         for (k, v) in &body {
             match k.as_str() {
                 "settings" | "mappings" => {}
@@ -56,12 +58,12 @@ impl Node {
         let empty = Value::Object(Map::new());
         let settings = IndexSettings::from_es_json(body.get("settings").unwrap_or(&empty))?;
         let mapping = Mapping::from_es_json(body.get("mappings").unwrap_or(&empty))?;
-        let all_copies =
-            params.get("wait_for_active_shards") == Some("all") && settings.number_of_replicas > 0;
+        // This node holds one copy of each shard: more is never acknowledged.
+        let copies = wait.copies(settings.number_of_replicas, 1);
         self.create_locked(index, settings, mapping).await?;
         Ok(ApiResponse::ok(json!({
             "acknowledged": true,
-            "shards_acknowledged": !all_copies,
+            "shards_acknowledged": copies <= 1,
             "index": index,
         })))
     }

@@ -44,7 +44,7 @@ pub use params::FollowParameters;
 pub use planner::{LEASE_RENEW_INTERVAL, ShardFollowPlanner};
 pub use segment_copier::{CopyTarget, SegmentCopyStats};
 pub use stats::{ReadException, ShardFollowStats};
-pub use task::{FollowerShard, ShardFollowConfig, ShardFollowTask};
+pub use task::{FollowerShard, ShardFollowConfig, ShardFollowTask, StartState};
 pub use units::{ByteSize, TimeValue};
 
 #[cfg(test)]

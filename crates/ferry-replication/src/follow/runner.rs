@@ -20,7 +20,7 @@ use super::backoff::RandJitter;
 use super::events::{Command, ErrorKind, Event, OpMeta, TaskError};
 use super::leader_client::{self, classify, es_type_of};
 use super::planner::{LEASE_RENEW_INTERVAL, ShardFollowPlanner};
-use super::task::{FollowerShard, ShardFollowConfig, Shared};
+use super::task::{FollowerShard, ShardFollowConfig, Shared, StartState};
 use crate::remote::RemoteClusters;
 
 /// What a spawned call answered: the planner's event, plus the op bodies and history
@@ -67,6 +67,8 @@ pub(super) struct Runner<S> {
     /// Bootstrap at the next start-up even though the shard has operations (an in-place
     /// re-bootstrap).
     pub(super) rebootstrap: bool,
+    /// Where start-up stands, for callers waiting until the shard follows.
+    pub(super) started: tokio::sync::watch::Sender<StartState>,
 }
 
 pub(super) fn not_connected(alias: &str) -> ErrorKind {
@@ -114,8 +116,10 @@ impl<S: FollowerShard> Runner<S> {
     pub(super) async fn run(mut self) {
         loop {
             let Some(start) = self.start().await else {
+                self.started.send_replace(StartState::Failed);
                 return;
             };
+            self.started.send_replace(StartState::Following);
             match self.follow(start).await {
                 Ended::Stopped => return,
                 Ended::FellBehind => self.prepare_rebootstrap(),

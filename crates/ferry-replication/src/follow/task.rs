@@ -23,6 +23,7 @@ use std::time::Instant;
 use ferry_index::ReplicatedOp;
 use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info_span};
 
@@ -114,11 +115,25 @@ pub(super) struct Shared {
     pub(super) segments: Arc<Mutex<SegmentCopyStats>>,
 }
 
+/// How far a task's start-up got: what `PUT /<follower>/_ccr/follow` with
+/// `wait_for_active_shards` waits on (a new shard starts following once its bootstrap copy
+/// is restored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartState {
+    /// Taking the lease, or bootstrapping.
+    Starting,
+    /// Following the leader's history (its first start-up succeeded).
+    Following,
+    /// Start-up failed fatally; the stats' `fatal_exception` says why.
+    Failed,
+}
+
 /// A running (or stopped) shard task: its handle and its stats.
 #[derive(Debug)]
 pub struct ShardFollowTask {
     config: ShardFollowConfig,
     shared: Arc<Mutex<Shared>>,
+    started: watch::Receiver<StartState>,
     handle: JoinHandle<()>,
 }
 
@@ -136,6 +151,7 @@ impl ShardFollowTask {
         shard: Arc<S>,
     ) -> Self {
         let shared = Arc::new(Mutex::new(Shared::default()));
+        let (started_tx, started) = watch::channel(StartState::Starting);
         let span = info_span!("follow_task", follower = %config.follower_index, shard = config.shard,
             remote = %config.remote_cluster, leader = %config.leader_index);
         let runner = super::runner::Runner {
@@ -148,6 +164,7 @@ impl ShardFollowTask {
             writes: HashMap::new(),
             history_uuid: String::new(),
             rebootstrap: false,
+            started: started_tx,
         };
         let copier = SegmentCopier {
             config: config.clone(),
@@ -166,8 +183,14 @@ impl ShardFollowTask {
         Self {
             config,
             shared,
+            started,
             handle,
         }
+    }
+
+    /// Watches the task's start-up; the sender goes away when the task is stopped.
+    pub fn start_state(&self) -> watch::Receiver<StartState> {
+        self.started.clone()
     }
 
     /// Stops the task (pause); in-flight calls are dropped.
