@@ -266,6 +266,8 @@ async fn ccr_follow_stats_pause_resume_through_ferryctl() -> Result<()> {
         "products",
         "-p",
         "read_poll_timeout=1s",
+        "-p",
+        "wait_for_active_shards=1",
     ])?;
     assert_eq!(
         followed["index_following_started"],

@@ -314,7 +314,10 @@ impl Replication for FerryPair {
     }
 
     async fn start_following(&self) -> anyhow::Result<()> {
-        let url = format!("{}/{FOLLOWER}/_ccr/follow", self.follower);
+        let url = format!(
+            "{}/{FOLLOWER}/_ccr/follow?wait_for_active_shards=1",
+            self.follower
+        );
         let (status, answer) = send(self.client.put(url).json(&follow_body())).await?;
         ensure!(
             status == 200 && answer["index_following_started"] == true,
@@ -379,8 +382,9 @@ impl Replication for FerryPair {
         let started = Instant::now();
         let url = format!("{}/{BOOT}/_ccr/follow", self.follower);
         let (status, answer) = send(self.client.put(url).json(&follow_body())).await?;
+        // Answered at once (no wait): the copy's progress is read from the stats below.
         ensure!(
-            status == 200 && answer["index_following_started"] == true,
+            status == 200 && answer["follow_index_created"] == true,
             "put-follow of [{BOOT}] answered {status} {answer}"
         );
         loop {
