@@ -304,7 +304,11 @@ async fn ccr_follow_stats_pause_resume_through_ferryctl() -> Result<()> {
 
     let paused = ctl.json(&["ccr", "pause", "products-copy"])?;
     assert_eq!(paused, json!({"acknowledged": true}));
+    // Stats report shard tasks (none while paused, as ES); info shows the status.
     let out = ctl.run(&["ccr", "stats", "products-copy"])?;
+    assert_failed_with_error(&out);
+    assert!(out.stderr.contains("resource_not_found_exception"), "{out}");
+    let out = ctl.run(&["ccr", "info", "products-copy"])?;
     out.assert_success();
     assert_eq!(
         cat_rows(&out.stdout)[1].last().map(String::as_str),

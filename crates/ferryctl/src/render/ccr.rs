@@ -56,7 +56,8 @@ pub(super) fn follow_info_table(json: &Value) -> Option<String> {
 }
 
 /// `<index>/_ccr/stats` or `/_ccr/stats`: an auto-follow summary line when the answer has
-/// one, then one row per follower shard (a paused follower has no shard tasks: one row).
+/// one, then one row per follower shard task (paused followers have none and are not
+/// listed; `ccr info` shows them).
 pub(super) fn follow_stats_table(json: &Value) -> Option<String> {
     let indices = json
         .get("indices")
@@ -78,12 +79,6 @@ pub(super) fn follow_stats_table(json: &Value) -> Option<String> {
             Some(Value::Array(shards)) => shards,
             _ => return None,
         };
-        if shards.is_empty() {
-            let mut row = vec![field(index, "index")];
-            row.extend(std::iter::repeat_n("-".to_owned(), 5));
-            row.push("paused".to_owned());
-            rows.push(row);
-        }
         for shard in shards {
             rows.push(shard_row(index, shard.as_object()?));
         }

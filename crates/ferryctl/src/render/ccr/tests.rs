@@ -74,16 +74,14 @@ fn follow_stats_rows_show_checkpoints_lag_and_status() {
         "exception": {"type": "connect_transport_exception", "reason": "refused"}}]);
     let body = json!({"indices": [
         {"index": "copy", "total_global_checkpoint_lag": 5,
-         "shards": [shard(0, 7, 7), failing, retrying]},
-        {"index": "paused-copy", "total_global_checkpoint_lag": 0, "shards": []}
+         "shards": [shard(0, 7, 7), failing, retrying]}
     ]});
     assert_eq!(
         render(View::FollowStats, Output::Table, &bytes(&body)),
-        "follower     shard  leader_gcp  follower_gcp  lag_ops  lag_millis  status\n\
-         copy         0      7           7             0        -           active\n\
-         copy         1      9           4             5        1500        fatal: resource_not_found_exception: Operations are no longer available\n\
-         copy         2      3           3             0        -           retrying (2): connect_transport_exception: refused\n\
-         paused-copy  -      -           -             -        -           paused\n"
+        "follower  shard  leader_gcp  follower_gcp  lag_ops  lag_millis  status\n\
+         copy      0      7           7             0        -           active\n\
+         copy      1      9           4             5        1500        fatal: resource_not_found_exception: Operations are no longer available\n\
+         copy      2      3           3             0        -           retrying (2): connect_transport_exception: refused\n"
     );
 }
 
