@@ -192,6 +192,28 @@ async fn follower_converges_refuses_writes_pauses_and_resumes() -> Result<()> {
     assert_eq!(shard["follower_index"], json!("products-copy"));
     assert_eq!(shard["shard_id"], json!(0));
     assert_eq!(shard["follower_global_checkpoint"], json!(5));
+    assert!(shard.get("total_read").is_none(), "{shard}");
+    // `?human` adds ES's readable companions beside the raw fields.
+    let human = japan.get("/products-copy/_ccr/stats?human=true").await?;
+    let shard = &human.body["indices"][0]["shards"][0];
+    for (raw, readable) in [
+        ("bytes_read", "total_read"),
+        ("write_buffer_size_in_bytes", "write_buffer_size"),
+        ("total_read_time_millis", "total_read_time"),
+        ("total_write_time_millis", "total_write_time"),
+        ("time_since_last_read_millis", "time_since_last_read"),
+    ] {
+        assert!(shard[raw].is_i64(), "{raw} in {shard}");
+        assert!(shard[readable].is_string(), "{readable} in {shard}");
+    }
+    let bytes = shard["bytes_read"].as_u64().unwrap_or(0);
+    assert!(bytes > 0, "{shard}");
+    assert!(
+        shard["total_read"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('b') && t != "0b"),
+        "{shard}"
+    );
 
     // Pause: a leader write does not arrive (checked once the write is acknowledged and a
     // leader refresh happened; a negative check that can only pass wrongly, never flake).

@@ -25,8 +25,12 @@ fn now_cells() -> (Cell, Cell) {
     (Cell::Num(now.unix_timestamp()), Cell::Text(hms))
 }
 
-/// ES's `TimeValue` text: the largest unit ≥ 1, one decimal truncated, `.0` dropped.
+/// ES's `TimeValue` text: the largest unit ≥ 1, one decimal truncated, `.0` dropped;
+/// zero is `0s`.
 pub fn human_time(millis: u64) -> String {
+    if millis == 0 {
+        return "0s".to_owned();
+    }
     const UNITS: [(&str, u64); 4] = [
         ("d", 86_400_000),
         ("h", 3_600_000),
@@ -338,6 +342,7 @@ mod tests {
 
     #[test]
     fn time_values_render_like_time_value() {
+        assert_eq!(human_time(0), "0s");
         assert_eq!(human_time(5), "5ms");
         assert_eq!(human_time(1_500), "1.5s");
         assert_eq!(human_time(60_000), "1m");

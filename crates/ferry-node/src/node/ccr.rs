@@ -401,57 +401,6 @@ impl Node {
         tracing::info!(follower, "following resumed");
         Ok(ApiResponse::ok(json!({"acknowledged": true})))
     }
-
-    /// The `indices[]` entries of follow stats for the follower indices among `names`
-    /// that have shard tasks (ES reports tasks: a paused follower is not listed).
-    pub(super) fn follow_stats_of(&self, names: &[String]) -> Vec<Value> {
-        let follows = self.follows.lock();
-        names
-            .iter()
-            .filter_map(|name| {
-                let f = follows.get(name).filter(|f| !f.is_paused())?;
-                let lag: i64 = f
-                    .tasks
-                    .iter()
-                    .map(ShardFollowTask::global_checkpoint_lag)
-                    .sum();
-                let shards: Vec<Value> = f.tasks.iter().map(|t| Value::Object(t.stats())).collect();
-                Some(json!({
-                    "index": name,
-                    "total_global_checkpoint_lag": lag,
-                    "shards": shards,
-                }))
-            })
-            .collect()
-    }
-
-    /// `GET /<index>/_ccr/stats`: the following indices among `expr` (a list, wildcards,
-    /// `_all`) and their shard tasks. As ES, naming indices none of which is following
-    /// (missing, regular or paused) is a 404; `_all` and `*` may find none.
-    pub async fn follow_stats(&self, expr: &str, params: &Params) -> ApiResult {
-        let opts = super::names::ResolveOptions {
-            ignore_unavailable: true,
-            allow_no_indices: true,
-            ..super::names::ResolveOptions::from_params(
-                params,
-                super::names::ResolveOptions::STRICT_OPEN,
-            )?
-        };
-        let names: Vec<String> = self
-            .resolve(Some(expr), opts)?
-            .into_iter()
-            .map(|e| e.name.clone())
-            .collect();
-        let indices = self.follow_stats_of(&names);
-        if indices.is_empty() && !matches!(expr, "_all" | "*") {
-            return Err(ApiError::new(
-                404,
-                "resource_not_found_exception",
-                format!("No shard follow tasks for follower indices [{expr}]"),
-            ));
-        }
-        Ok(ApiResponse::ok(json!({ "indices": indices })))
-    }
 }
 
 #[cfg(test)]

@@ -225,16 +225,6 @@ impl Node {
             .collect();
         Ok(ApiResponse::ok(json!({ "follower_indices": list })))
     }
-
-    /// `GET /_ccr/stats`: auto-follow stats and every follower's stats.
-    pub async fn ccr_stats(&self, params: &Params) -> ApiResult {
-        let _ = (params.get("timeout"), params.get("master_timeout"));
-        let names: Vec<String> = self.follows.lock().keys().cloned().collect();
-        Ok(ApiResponse::ok(json!({
-            "auto_follow_stats": self.auto_follow_stats(),
-            "follow_stats": { "indices": self.follow_stats_of(&names) },
-        })))
-    }
 }
 
 /// What this node tells remote auto-followers (`RemoteClusterState`).

@@ -21,6 +21,7 @@ mod ccr;
 mod ccr_admin;
 mod ccr_metrics;
 mod ccr_shard;
+mod ccr_stats;
 mod ccr_store;
 mod cluster_settings;
 mod docs;
