@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use super::StateStore;
 use super::records::{
     DOCS, HISTORY, HistoryRecord, LEASES, META, META_REPLICATED, META_STATE, RaftPosition,
-    ReplicaTracker, SUPERSEDED, ShardState, db_err, decode, decode_doc, encode,
+    ReplicaTracker, SUPERSEDED, ShardState, db_err, decode, decode_doc, encode, insert_history,
 };
 use super::replicated::close_replicated_gaps;
 use crate::command::{
@@ -271,9 +271,7 @@ impl Tables<'_> {
             timestamp_millis,
             routing: written.and_then(|w| w.routing),
         };
-        self.history
-            .insert(row.seq_no, encode(&rec)?.as_slice())
-            .map_err(db_err)?;
+        insert_history(&mut self.history, row.seq_no, &rec)?;
         self.docs
             .insert(id, encode(&row)?.as_slice())
             .map_err(db_err)?;

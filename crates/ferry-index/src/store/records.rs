@@ -122,6 +122,21 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     postcard::to_extend(value, Vec::with_capacity(len)).map_err(err)
 }
 
+/// Writes history row `seq_no`, encoding `rec` straight into the row's page (the
+/// document's bytes are copied once, not staged in a vector first).
+pub(crate) fn insert_history(
+    history: &mut redb::Table<'_, u64, &'static [u8]>,
+    seq_no: u64,
+    rec: &HistoryRecord<'_>,
+) -> Result<()> {
+    let err = |e: postcard::Error| IndexError::Storage(format!("encoding a record: {e}"));
+    let len = postcard::serialize_with_flavor(rec, postcard::ser_flavors::Size::default())
+        .map_err(err)?;
+    let mut slot = history.insert_reserve(seq_no, len).map_err(db_err)?;
+    postcard::to_slice(rec, slot.as_mut()).map_err(err)?;
+    Ok(())
+}
+
 /// Decodes a record read from disk; a malformed record is a storage error, never a panic.
 pub(crate) fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T> {
     postcard::from_bytes(bytes)

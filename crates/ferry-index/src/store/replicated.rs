@@ -14,7 +14,8 @@
 //! callers do) and does not feed the search index (it returns the changes).
 
 use super::apply::Tables;
-use super::records::{ReplicaTracker, ShardState, db_err, encode};
+use super::records::{ReplicaTracker, ShardState, db_err, decode_doc, encode, insert_history};
+use super::restore::{history_record, op_row};
 use crate::command::Changes;
 use crate::{ReplicatedOp, ReplicatedOutcome, Result};
 
@@ -80,29 +81,37 @@ impl Tables<'_> {
     }
 
     /// Records one not-yet-processed operation: its history entry, and the document row
-    /// if the operation is newer than the row.
+    /// if the operation is newer than the row. Operations mostly arrive in order, so the
+    /// row is written first and the one it replaced read back from the same B-tree walk;
+    /// an older operation arriving late puts the newer row back.
     fn replicate_one(
         &mut self,
         state: &mut ShardState,
         op: &ReplicatedOp,
         changes: &mut Changes,
     ) -> Result<()> {
-        let rec = super::restore::history_record(op);
-        self.history
-            .insert(op.seq_no, encode(&rec)?.as_slice())
-            .map_err(db_err)?;
-        let current = self.row(&op.id)?;
-        if current.is_some_and(|row| row.seq_no == op.seq_no) {
-            // The row already is this operation: a restore from a copy taken above the
+        insert_history(&mut self.history, op.seq_no, &history_record(op))?;
+        let current = self
+            .docs
+            .insert(op.id.as_str(), encode(&op_row(op))?.as_slice())
+            .map_err(db_err)?
+            .map(|old| decode_doc(old.value()))
+            .transpose()?;
+        match current {
+            // The row already was this operation: a restore from a copy taken above the
             // copied shard's checkpoint wrote it. Only the seq_no is newly processed.
-            return Ok(());
+            Some(row) if row.seq_no == op.seq_no => Ok(()),
+            // A later operation on this document is already applied: it stays the row.
+            Some(row) if row.seq_no > op.seq_no => {
+                self.docs
+                    .insert(op.id.as_str(), encode(&row)?.as_slice())
+                    .map_err(db_err)?;
+                self.superseded.insert(op.seq_no, ()).map_err(db_err)?;
+                Ok(())
+            }
+            // In or out of order: the feed knows what a commit replayed after a crash may
+            // hold.
+            current => self.after_row(state, current.as_ref(), op, changes),
         }
-        if current.is_some_and(|row| row.seq_no > op.seq_no) {
-            // A later operation on this document is already applied.
-            self.superseded.insert(op.seq_no, ()).map_err(db_err)?;
-            return Ok(());
-        }
-        // In or out of order: the feed knows what a commit replayed after a crash may hold.
-        self.make_current(state, current.as_ref(), op, changes)
     }
 }

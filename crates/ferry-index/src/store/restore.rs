@@ -23,7 +23,7 @@ use redb::ReadableTable;
 use super::apply::Tables;
 use super::records::{
     HistoryRecord, META, META_HISTORY_FLOOR, RESTORE_MARKS, ReplicaTracker, ShardState, db_err,
-    decode, encode,
+    decode, encode, insert_history,
 };
 use crate::command::{Changes, OpKind, SearchChange};
 use crate::versioning::DocVersion;
@@ -76,9 +76,7 @@ impl Tables<'_> {
         op: &ReplicatedOp,
         changes: &mut Changes,
     ) -> Result<()> {
-        self.history
-            .insert(op.seq_no, encode(&history_record(op))?.as_slice())
-            .map_err(db_err)?;
+        insert_history(&mut self.history, op.seq_no, &history_record(op))?;
         // Only a removed document's rewritten entry can be superseded at this seq_no.
         self.superseded.remove(op.seq_no).map_err(db_err)?;
         self.make_current(state, current, op, changes)
@@ -95,16 +93,22 @@ impl Tables<'_> {
         op: &ReplicatedOp,
         changes: &mut Changes,
     ) -> Result<()> {
-        let deleted = op.source.is_none();
-        let row = DocVersion {
-            seq_no: op.seq_no,
-            primary_term: op.primary_term,
-            version: op.version,
-            deleted,
-        };
         self.docs
-            .insert(op.id.as_str(), encode(&row)?.as_slice())
+            .insert(op.id.as_str(), encode(&op_row(op))?.as_slice())
             .map_err(db_err)?;
+        self.after_row(state, current, op, changes)
+    }
+
+    /// What follows once `op` is the row of its id and `current` was: the superseded
+    /// previous entry, the live count and the search change.
+    pub(super) fn after_row(
+        &mut self,
+        state: &mut ShardState,
+        current: Option<&DocVersion>,
+        op: &ReplicatedOp,
+        changes: &mut Changes,
+    ) -> Result<()> {
+        let deleted = op.source.is_none();
         if let Some(prev) = current {
             self.superseded.insert(prev.seq_no, ()).map_err(db_err)?;
         }
@@ -212,6 +216,16 @@ impl Tables<'_> {
 }
 
 /// The history entry of a leader operation (a copy record or a replicated op).
+/// The `docs` row `op` makes (the leader's seq_no, term and version).
+pub(super) fn op_row(op: &ReplicatedOp) -> DocVersion {
+    DocVersion {
+        seq_no: op.seq_no,
+        primary_term: op.primary_term,
+        version: op.version,
+        deleted: op.source.is_none(),
+    }
+}
+
 pub(super) fn history_record(op: &ReplicatedOp) -> HistoryRecord<'_> {
     let deleted = op.source.is_none();
     HistoryRecord {
