@@ -110,15 +110,13 @@ pub(crate) async fn run(
     let tools = Tools::find(pg_bin)?;
     let version = tools.version();
     let mut servers = Servers::new(tools, bench_dir)?;
-    let publisher = servers.create("publisher")?;
-    let subscriber = servers.create("subscriber")?;
+    // Both ports at once: a port released after the first pick can be handed out again.
+    let [pub_port, sub_port] = crate::ferryd::free_ports::<2>()?;
+    let publisher = servers.create("publisher", pub_port)?;
+    let subscriber = servers.create("subscriber", sub_port)?;
     for i in [publisher, subscriber] {
         servers.start(i)?;
     }
-    let (pub_port, sub_port) = (
-        servers.instance(publisher).port,
-        servers.instance(subscriber).port,
-    );
     eprintln!(
         "xtask bench: PostgreSQL {version}: publisher on 127.0.0.1:{pub_port}, subscriber on 127.0.0.1:{sub_port}"
     );

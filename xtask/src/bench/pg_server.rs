@@ -16,8 +16,6 @@ use std::process::{Command, Output};
 
 use anyhow::{Context, bail, ensure};
 
-use crate::ferryd;
-
 /// Where Debian installs the server binaries, one dir per major version.
 const DEBIAN_ROOT: &str = "/usr/lib/postgresql";
 /// The user PostgreSQL runs as when xtask is root.
@@ -141,7 +139,6 @@ pub(crate) fn conf_text(port: u16, socket_dir: &Path) -> String {
 #[derive(Debug)]
 pub(crate) struct Instance {
     pub name: &'static str,
-    pub port: u16,
     data: PathBuf,
     log: PathBuf,
     running: bool,
@@ -185,9 +182,10 @@ impl Servers {
         })
     }
 
-    /// `initdb`s a new instance on a free port and configures it; returns its index.
-    pub fn create(&mut self, name: &'static str) -> anyhow::Result<usize> {
-        let [port] = ferryd::free_ports::<1>()?;
+    /// `initdb`s a new instance on `port` (free: see [`crate::ferryd::free_ports`], which must
+    /// pick every instance's port at once, or two instances may be handed the same one)
+    /// and configures it; returns its index.
+    pub fn create(&mut self, name: &'static str, port: u16) -> anyhow::Result<usize> {
         let data = self.tmp.path().join(name);
         let mut initdb = self.tools.command("initdb");
         initdb
@@ -203,16 +201,11 @@ impl Servers {
         std::fs::write(&conf, text).with_context(|| format!("cannot write {}", conf.display()))?;
         self.instances.push(Instance {
             name,
-            port,
             log: self.tmp.path().join(format!("{name}.log")),
             data,
             running: false,
         });
         Ok(self.instances.len() - 1)
-    }
-
-    pub fn instance(&self, i: usize) -> &Instance {
-        &self.instances[i]
     }
 
     /// `pg_ctl start`, waiting until it accepts connections.
