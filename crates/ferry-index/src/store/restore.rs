@@ -79,28 +79,16 @@ impl Tables<'_> {
         insert_history(&mut self.history, op.seq_no, &history_record(op))?;
         // Only a removed document's rewritten entry can be superseded at this seq_no.
         self.superseded.remove(op.seq_no).map_err(db_err)?;
-        self.make_current(state, current, op, changes)
-    }
-
-    /// Makes `op` (newer than `current`) the row of its id: the row, the superseded
-    /// previous entry, the live count and the search change, marked `created` when the
-    /// id was not live (search then skips the delete-before-add, unless the feed knows a
-    /// replay may find the id in its commit). Shared by the replicated path.
-    pub(super) fn make_current(
-        &mut self,
-        state: &mut ShardState,
-        current: Option<&DocVersion>,
-        op: &ReplicatedOp,
-        changes: &mut Changes,
-    ) -> Result<()> {
         self.docs
             .insert(op.id.as_str(), encode(&op_row(op))?.as_slice())
             .map_err(db_err)?;
         self.after_row(state, current, op, changes)
     }
 
-    /// What follows once `op` is the row of its id and `current` was: the superseded
-    /// previous entry, the live count and the search change.
+    /// What follows once `op` (newer than `current`) is the row of its id: the
+    /// superseded previous entry, the live count and the search change, marked `created`
+    /// when the id was not live (search then skips the delete-before-add, unless the feed
+    /// knows a replay may find the id in its commit). Shared by the replicated path.
     pub(super) fn after_row(
         &mut self,
         state: &mut ShardState,
