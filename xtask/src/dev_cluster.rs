@@ -309,7 +309,9 @@ fn print_ccr(nodes: &[Node]) {
         );
         println!("    curl '{http}/_remote/info?pretty'");
     }
-    println!("  not built yet: the follow APIs (PUT /<index>/_ccr/follow, auto-follow patterns)");
+    println!(
+        "  then the tutorial's follow, auto-follow and admin calls: README.md, under `cargo xtask dev-cluster --ccr`"
+    );
     println!("Ctrl-C stops both.");
 }
 
