@@ -112,14 +112,21 @@ pub(crate) struct ReplicaTracker {
     pub max_seq_no: Option<u64>,
 }
 
-/// Encodes a record with postcard.
+fn encode_err(e: postcard::Error) -> IndexError {
+    IndexError::Storage(format!("encoding a record: {e}"))
+}
+
+/// The exact length of `value` encoded, so a record is written with one allocation (or
+/// straight into a reserved page) instead of growing a buffer.
+fn encoded_len<T: Serialize>(value: &T) -> Result<usize> {
+    postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default())
+        .map_err(encode_err)
+}
+
+/// Encodes a record with postcard, in one allocation of its exact length (growing a
+/// vector from empty took seven reallocations for a 300-byte document on every apply).
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    let err = |e: postcard::Error| IndexError::Storage(format!("encoding a record: {e}"));
-    // Sized first, so a record is one allocation of its exact length (growing a vector
-    // from empty took seven reallocations for a 300-byte document on every apply).
-    let len = postcard::serialize_with_flavor(value, postcard::ser_flavors::Size::default())
-        .map_err(err)?;
-    postcard::to_extend(value, Vec::with_capacity(len)).map_err(err)
+    postcard::to_extend(value, Vec::with_capacity(encoded_len(value)?)).map_err(encode_err)
 }
 
 /// Writes history row `seq_no`, encoding `rec` straight into the row's page (the
@@ -129,11 +136,10 @@ pub(crate) fn insert_history(
     seq_no: u64,
     rec: &HistoryRecord<'_>,
 ) -> Result<()> {
-    let err = |e: postcard::Error| IndexError::Storage(format!("encoding a record: {e}"));
-    let len = postcard::serialize_with_flavor(rec, postcard::ser_flavors::Size::default())
-        .map_err(err)?;
-    let mut slot = history.insert_reserve(seq_no, len).map_err(db_err)?;
-    postcard::to_slice(rec, slot.as_mut()).map_err(err)?;
+    let mut slot = history
+        .insert_reserve(seq_no, encoded_len(rec)?)
+        .map_err(db_err)?;
+    postcard::to_slice(rec, slot.as_mut()).map_err(encode_err)?;
     Ok(())
 }
 

@@ -14,8 +14,8 @@
 //! callers do) and does not feed the search index (it returns the changes).
 
 use super::apply::Tables;
-use super::records::{ReplicaTracker, ShardState, db_err, decode_doc, encode, insert_history};
-use super::restore::{history_record, op_row};
+use super::records::{ReplicaTracker, ShardState, db_err, encode, insert_history};
+use super::restore::history_record;
 use crate::command::Changes;
 use crate::{ReplicatedOp, ReplicatedOutcome, Result};
 
@@ -91,12 +91,7 @@ impl Tables<'_> {
         changes: &mut Changes,
     ) -> Result<()> {
         insert_history(&mut self.history, op.seq_no, &history_record(op))?;
-        let current = self
-            .docs
-            .insert(op.id.as_str(), encode(&op_row(op))?.as_slice())
-            .map_err(db_err)?
-            .map(|old| decode_doc(old.value()))
-            .transpose()?;
+        let current = self.put_op_row(op)?;
         match current {
             // The row already was this operation: a restore from a copy taken above the
             // copied shard's checkpoint wrote it. Only the seq_no is newly processed.

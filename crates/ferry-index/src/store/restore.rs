@@ -23,7 +23,7 @@ use redb::ReadableTable;
 use super::apply::Tables;
 use super::records::{
     HistoryRecord, META, META_HISTORY_FLOOR, RESTORE_MARKS, ReplicaTracker, ShardState, db_err,
-    decode, encode, insert_history,
+    decode, decode_doc, encode, insert_history,
 };
 use crate::command::{Changes, OpKind, SearchChange};
 use crate::versioning::DocVersion;
@@ -79,10 +79,18 @@ impl Tables<'_> {
         insert_history(&mut self.history, op.seq_no, &history_record(op))?;
         // Only a removed document's rewritten entry can be superseded at this seq_no.
         self.superseded.remove(op.seq_no).map_err(db_err)?;
+        self.put_op_row(op)?;
+        self.after_row(state, current, op, changes)
+    }
+
+    /// Makes `op` the `docs` row of its id; answers the row it replaced, read back from
+    /// the same B-tree walk.
+    pub(super) fn put_op_row(&mut self, op: &ReplicatedOp) -> Result<Option<DocVersion>> {
         self.docs
             .insert(op.id.as_str(), encode(&op_row(op))?.as_slice())
-            .map_err(db_err)?;
-        self.after_row(state, current, op, changes)
+            .map_err(db_err)?
+            .map(|old| decode_doc(old.value()))
+            .transpose()
     }
 
     /// What follows once `op` (newer than `current`) is the row of its id: the
@@ -203,9 +211,8 @@ impl Tables<'_> {
     }
 }
 
-/// The history entry of a leader operation (a copy record or a replicated op).
 /// The `docs` row `op` makes (the leader's seq_no, term and version).
-pub(super) fn op_row(op: &ReplicatedOp) -> DocVersion {
+fn op_row(op: &ReplicatedOp) -> DocVersion {
     DocVersion {
         seq_no: op.seq_no,
         primary_term: op.primary_term,
@@ -214,6 +221,7 @@ pub(super) fn op_row(op: &ReplicatedOp) -> DocVersion {
     }
 }
 
+/// The history entry of a leader operation (a copy record or a replicated op).
 pub(super) fn history_record(op: &ReplicatedOp) -> HistoryRecord<'_> {
     let deleted = op.source.is_none();
     HistoryRecord {

@@ -1,5 +1,6 @@
 //! Typed URL parameters beyond what [`Params`] offers: longs, time values, `refresh`,
-//! `wait_for_active_shards`, `version_type`, and the write-request checks ES runs before touching anything.
+//! `wait_for_active_shards`, `version_type`, and the write-request checks ES runs before
+//! touching anything.
 //!
 //! Every failure is the ES error with ES's wording. Nothing here performs a request.
 

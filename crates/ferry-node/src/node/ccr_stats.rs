@@ -5,6 +5,7 @@
 //! Deliberately not here: the stats themselves, kept by each shard task
 //! (`ferry_replication::follow::ShardFollowTask::stats`) and the auto-follow coordinator.
 
+use ferry_replication::follow::ShardFollowTask;
 use serde_json::{Map, Value, json};
 
 use super::cat::human_time;
@@ -13,7 +14,6 @@ use super::table::human_bytes;
 use super::{ApiResponse, ApiResult, Node};
 use crate::error::ApiError;
 use crate::params::Params;
-use ferry_replication::follow::ShardFollowTask;
 
 /// Shard stats fields ES also renders readably with `?human`: (raw, readable, is bytes).
 const HUMAN_FIELDS: [(&str, &str, bool); 8] = [
