@@ -82,6 +82,9 @@ pub struct Args {
     /// Bench this ferryd binary instead of building the workspace's release one
     #[arg(long, value_name = "PATH")]
     ferryd: Option<PathBuf>,
+    /// Alternating single-node / end-to-end rounds; each figure is their median (ccr, pg)
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Idle single-write lag probes (ccr, pg)
     #[arg(long, default_value_t = 200)]
     probes: usize,
@@ -107,8 +110,8 @@ pub(crate) fn http_client() -> anyhow::Result<reqwest::Client> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     ensure!(
-        args.docs > 0 && args.batch > 0 && args.clients > 0,
-        "--docs, --batch and --clients must be positive"
+        args.docs > 0 && args.batch > 0 && args.clients > 0 && args.rounds > 0,
+        "--docs, --batch, --clients and --rounds must be positive"
     );
     let parts: Vec<Part> = [Part::W1, Part::Ccr, Part::Pg]
         .into_iter()

@@ -275,6 +275,25 @@ pub(crate) fn table(ferry: Option<&Figures>, pg: Option<&Figures>) -> String {
                     .full
                     .map_or_else(|| "—".into(), |d| format!("{:.2} s", d.as_secs_f64())),
             ));
+            if f.rounds.len() > 1 {
+                let each: Vec<String> = f
+                    .rounds
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} / {} docs/s",
+                            number(f.docs as f64 / r.baseline.as_secs_f64().max(f64::MIN_POSITIVE)),
+                            number(
+                                f.docs as f64 / r.replicated.as_secs_f64().max(f64::MIN_POSITIVE)
+                            ),
+                        )
+                    })
+                    .collect();
+                out.push_str(&format!(
+                    "  {name}: rounds (single-node / end-to-end; the table shows their medians): {}\n",
+                    each.join(", ")
+                ));
+            }
             if let Some(line) = f.cpu.line() {
                 out.push_str(&format!("  {name}: {line}\n"));
             }

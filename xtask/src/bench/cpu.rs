@@ -125,6 +125,41 @@ impl CpuUse {
         }
     }
 
+    /// Adds what `other` spent (a part read in only one of them is dropped); an empty
+    /// reading (the default) takes `other` as it is.
+    pub fn add(&mut self, other: Self) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        let sum = |a: Option<Duration>, b: Option<Duration>| Some(a? + b?);
+        self.servers = self.servers.zip(other.servers).map(|(a, b)| CpuPair {
+            leader: a.leader + b.leader,
+            follower: a.follower + b.follower,
+        });
+        self.client = sum(self.client, other.client);
+        self.machine = self.machine.zip(other.machine).map(|(a, b)| MachineCpu {
+            busy: a.busy + b.busy,
+            idle: a.idle + b.idle,
+        });
+    }
+
+    /// Every part divided by `n` (at least 1).
+    fn divided(self, n: usize) -> Self {
+        let n = u32::try_from(n.max(1)).unwrap_or(u32::MAX);
+        Self {
+            servers: self.servers.map(|s| CpuPair {
+                leader: s.leader / n,
+                follower: s.follower / n,
+            }),
+            client: self.client.map(|c| c / n),
+            machine: self.machine.map(|m| MachineCpu {
+                busy: m.busy / n,
+                idle: m.idle / n,
+            }),
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.servers.is_none() && self.client.is_none() && self.machine.is_none()
     }
@@ -170,6 +205,14 @@ pub(crate) struct PhaseCpu {
 }
 
 impl PhaseCpu {
+    /// Turns the sums of `rounds` single-node / end-to-end rounds into one set's mean
+    /// (catch-up runs once and is left as it is).
+    pub fn per_round(&mut self, rounds: usize) {
+        self.single_node = self.single_node.divided(rounds);
+        self.end_to_end_ingest = self.end_to_end_ingest.divided(rounds);
+        self.end_to_end_tail = self.end_to_end_tail.divided(rounds);
+    }
+
     pub fn json(&self) -> Value {
         json!({
             "single_node_ingest": self.single_node.json(),
@@ -195,7 +238,7 @@ impl PhaseCpu {
             .map(|(name, p)| format!("{name} {}", p.text()))
             .collect();
         Some(format!(
-            "CPU seconds, leader + follower + bench client (machine busy/idle): {}",
+            "CPU seconds per set, leader + follower + bench client (machine busy/idle): {}",
             parts.join("; ")
         ))
     }
@@ -274,7 +317,7 @@ mod tests {
         };
         assert_eq!(
             phases.line().unwrap(),
-            "CPU seconds, leader + follower + bench client (machine busy/idle): \
+            "CPU seconds per set, leader + follower + bench client (machine busy/idle): \
              single-node ingest — + — + — (—/—); end-to-end ingest 1.93 + 0.39 + 0.34 (2.75/0.19); \
              tail — + — + — (—/—); catch-up — + — + — (—/—)"
         );
@@ -283,5 +326,38 @@ mod tests {
         assert_eq!(json["end_to_end_ingest"]["follower"], 0.39);
         assert_eq!(json["end_to_end_ingest"]["machine_idle"], 0.19);
         assert_eq!(json["single_node_ingest"]["leader"], Value::Null);
+    }
+
+    #[test]
+    fn rounds_add_up_to_one_set_mean() {
+        let ms = Duration::from_millis;
+        let reading = |leader, client, busy| CpuUse {
+            servers: Some(CpuPair {
+                leader: ms(leader),
+                follower: ms(leader / 10),
+            }),
+            client: Some(ms(client)),
+            machine: Some(MachineCpu {
+                busy: ms(busy),
+                idle: ms(100),
+            }),
+        };
+        let mut phases = PhaseCpu::default();
+        phases.single_node.add(reading(1_000, 300, 1_500));
+        phases.single_node.add(reading(2_000, 500, 2_700));
+        phases.catch_up.add(reading(600, 30, 900));
+        phases.per_round(2);
+        assert_eq!(phases.single_node, reading(1_500, 400, 2_100));
+        assert_eq!(phases.catch_up, reading(600, 30, 900), "catch-up runs once");
+        let mut partial = reading(1_000, 300, 1_500);
+        partial.add(CpuUse {
+            client: None,
+            ..reading(1_000, 300, 1_500)
+        });
+        assert_eq!(
+            partial.client, None,
+            "a part missing in one round is dropped"
+        );
+        assert_eq!(partial.servers.map(|s| s.leader), Some(ms(2_000)));
     }
 }

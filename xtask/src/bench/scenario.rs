@@ -5,6 +5,11 @@
 //! 0. single-node ingest: W1's documents into a leader index/table nobody follows;
 //! 1. end-to-end: the same documents into the followed one, first write → the follower has
 //!    them all, and the tail after the last leader acknowledgement;
+//!
+//!    steps 0 and 1 alternate for `rounds` sets (each a new set of ids, so both tables
+//!    grow alike), and each figure is the median of its rounds: on a shared 2-core machine
+//!    one single-node run moves by ±15% from the next, and a ratio of two single runs
+//!    with it;
 //! 2. catch-up: pause, ingest a second set, resume, resume → the follower has them all;
 //! 3. idle lag: single writes on the leader, acknowledgement → visible on the follower;
 //! 4. lag while the leader ingests at half the rate it reached in step 1;
@@ -40,6 +45,8 @@ pub(crate) struct Plan {
     pub clients: usize,
     /// Seed of the first set; the backlog and load sets use the next seeds.
     pub seed: u64,
+    /// Alternating single-node / end-to-end rounds (steps 0 and 1), at least one.
+    pub rounds: usize,
     /// Idle lag probes.
     pub probes: usize,
     /// How long the half-load phase ingests.
@@ -150,17 +157,47 @@ pub(crate) struct LoadLag {
     pub drained_after: Duration,
 }
 
-/// Everything one side measured.
-#[derive(Debug, Clone)]
-pub(crate) struct Figures {
-    /// Documents per set.
-    pub docs: usize,
+/// One round of steps 0 and 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Round {
     /// Single-node ingest wall time of one set.
     pub baseline: Duration,
     /// Step 1: the leader's ingest wall time, and first write → follower has all.
     pub leader_ingest: Duration,
     pub replicated: Duration,
     /// Step 1: last leader acknowledgement → follower has all.
+    pub tail: Duration,
+}
+
+impl Round {
+    fn json(&self) -> Value {
+        json!({
+            "single_node_seconds": self.baseline.as_secs_f64(),
+            "leader_ingest_seconds": self.leader_ingest.as_secs_f64(),
+            "replicated_seconds": self.replicated.as_secs_f64(),
+            "tail_ms": ms(self.tail),
+        })
+    }
+}
+
+/// The median of `values` (the upper one of an even count); zero for none.
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+/// Everything one side measured.
+#[derive(Debug, Clone)]
+pub(crate) struct Figures {
+    /// Documents per set.
+    pub docs: usize,
+    /// Steps 0 and 1, round by round.
+    pub rounds: Vec<Round>,
+    /// Medians over the rounds of single-node ingest, the leader's ingest, first write →
+    /// follower has all, and the tail.
+    pub baseline: Duration,
+    pub leader_ingest: Duration,
+    pub replicated: Duration,
     pub tail: Duration,
     /// Step 2: ingest while paused, and resume → follower has all.
     pub backlog_ingest: Duration,
@@ -212,6 +249,7 @@ impl Figures {
         };
         json!({
             "docs_per_set": self.docs,
+            "rounds": self.rounds.iter().map(Round::json).collect::<Vec<_>>(),
             "single_node_ingest": { "seconds": self.baseline.as_secs_f64(), "docs_per_sec": self.baseline_rate().round() },
             "end_to_end": {
                 "leader_ingest_seconds": self.leader_ingest.as_secs_f64(),
@@ -345,43 +383,69 @@ pub(crate) async fn run<R: Replication>(
 ) -> anyhow::Result<Figures> {
     let say = |m: String| eprintln!("xtask bench: {name}: {m}");
     let n = plan.docs;
-    say(format!("generating 2 × {n} documents"));
-    let (baseline, first) = {
-        let docs = corpus::documents(0, n, plan.seed)?;
-        (
-            prepare(&*side, Dest::Baseline, &docs, plan.batch)?,
-            prepare(&*side, Dest::Leader, &docs, plan.batch)?,
-        )
-    };
+    let rounds = plan.rounds.max(1);
+    let mut cpu = PhaseCpu::default();
+    let mut measured = Vec::with_capacity(rounds);
+    let mut total = 0u64;
+    for r in 0..rounds {
+        let round = format!("round {}/{rounds}", r + 1);
+        say(format!("{round}: generating 2 × {n} documents"));
+        let (baseline, first) = {
+            let docs = corpus::documents(r * n, n, plan.seed)?;
+            (
+                prepare(&*side, Dest::Baseline, &docs, plan.batch)?,
+                prepare(&*side, Dest::Leader, &docs, plan.batch)?,
+            )
+        };
+        say(format!("{round}: single-node ingest of {n} documents"));
+        let before = CpuUse::take(side.cpu());
+        let base = ingest(side.clone(), baseline, plan.clients, None).await?;
+        cpu.single_node
+            .add(CpuUse::between(before, CpuUse::take(side.cpu())));
+        if r == 0 {
+            side.start_following().await?;
+        }
+
+        say(format!(
+            "{round}: end-to-end: ingest on the leader while the follower follows"
+        ));
+        let before = CpuUse::take(side.cpu());
+        let a = ingest(side.clone(), first, plan.clients, None).await?;
+        let acked = CpuUse::take(side.cpu());
+        total += n as u64;
+        side.wait_follower(total).await?;
+        let complete = Instant::now();
+        cpu.end_to_end_ingest.add(CpuUse::between(before, acked));
+        cpu.end_to_end_tail
+            .add(CpuUse::between(acked, CpuUse::take(side.cpu())));
+        let done = Round {
+            baseline: base.wall,
+            leader_ingest: a.wall,
+            replicated: complete - a.started,
+            tail: complete.saturating_duration_since(a.last_ack),
+        };
+        say(format!(
+            "{round}: single-node {:.0} docs/s, end-to-end {:.0} docs/s ({:.2}×), tail {:.1?}",
+            per_sec(n, done.baseline),
+            per_sec(n, done.replicated),
+            done.baseline.as_secs_f64() / done.replicated.as_secs_f64().max(f64::MIN_POSITIVE),
+            done.tail,
+        ));
+        measured.push(done);
+    }
+    side.drop_baseline().await?;
+    cpu.per_round(rounds);
+    let leader_took = median(measured.iter().map(|m| m.leader_ingest).collect());
+
+    say(format!(
+        "catch-up: pause, ingest {n} more, resume (leader took a set in {leader_took:.2?})"
+    ));
     let backlog = prepare(
         &*side,
         Dest::Leader,
-        &corpus::documents(n, n, plan.seed + 1)?,
+        &corpus::documents(rounds * n, n, plan.seed + 1)?,
         plan.batch,
     )?;
-
-    say(format!("single-node ingest of {n} documents"));
-    let mut cpu = PhaseCpu::default();
-    let before = CpuUse::take(side.cpu());
-    let base = ingest(side.clone(), baseline, plan.clients, None).await?;
-    cpu.single_node = CpuUse::between(before, CpuUse::take(side.cpu()));
-    side.drop_baseline().await?;
-    side.start_following().await?;
-
-    say("end-to-end: ingest on the leader while the follower follows".into());
-    let before = CpuUse::take(side.cpu());
-    let a = ingest(side.clone(), first, plan.clients, None).await?;
-    let acked = CpuUse::take(side.cpu());
-    side.wait_follower(n as u64).await?;
-    let complete = Instant::now();
-    cpu.end_to_end_ingest = CpuUse::between(before, acked);
-    cpu.end_to_end_tail = CpuUse::between(acked, CpuUse::take(side.cpu()));
-    let mut total = n as u64;
-
-    say(format!(
-        "catch-up: pause, ingest {n} more, resume (leader took the first set in {:.2?})",
-        a.wall
-    ));
     side.pause().await?;
     let b = ingest(side.clone(), backlog, plan.clients, None).await?;
     total += n as u64;
@@ -400,7 +464,7 @@ pub(crate) async fn run<R: Replication>(
     total += plan.probes as u64;
     side.wait_follower(total).await?;
 
-    let load = half_load(&side, plan, a.wall, total, &say).await?;
+    let load = half_load(&side, plan, leader_took, total, &say).await?;
     total += (load.docs + load.lag.count) as u64;
 
     say(format!(
@@ -416,10 +480,11 @@ pub(crate) async fn run<R: Replication>(
     };
     Ok(Figures {
         docs: n,
-        baseline: base.wall,
-        leader_ingest: a.wall,
-        replicated: complete - a.started,
-        tail: complete.saturating_duration_since(a.last_ack),
+        baseline: median(measured.iter().map(|m| m.baseline).collect()),
+        leader_ingest: leader_took,
+        replicated: median(measured.iter().map(|m| m.replicated).collect()),
+        tail: median(measured.iter().map(|m| m.tail).collect()),
+        rounds: measured,
         backlog_ingest: b.wall,
         catch_up,
         idle_lag: Latency::from(idle),
@@ -447,7 +512,7 @@ async fn half_load<R: Replication>(
     let batches = prepare(
         &**side,
         Dest::Leader,
-        &corpus::documents(2 * plan.docs, docs, plan.seed + 2)?,
+        &corpus::documents((plan.rounds.max(1) + 1) * plan.docs, docs, plan.seed + 2)?,
         plan.batch,
     )?;
     let pace = Duration::from_secs_f64(plan.batch as f64 / target_rate.max(1.0));
@@ -503,6 +568,15 @@ mod tests {
         assert_eq!((first.p50, last.p99), (one[0], one[0]));
         let (first, last) = thirds(&[]);
         assert_eq!((first.p99, last.p99), (Duration::ZERO, Duration::ZERO));
+    }
+
+    #[test]
+    fn round_figures_are_medians() {
+        let ms = Duration::from_millis;
+        assert_eq!(median(vec![ms(30), ms(10), ms(20)]), ms(20));
+        assert_eq!(median(vec![ms(10), ms(40)]), ms(40), "the upper of two");
+        assert_eq!(median(vec![ms(7)]), ms(7));
+        assert_eq!(median(Vec::new()), Duration::ZERO);
     }
 
     #[test]
