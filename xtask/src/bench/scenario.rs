@@ -9,7 +9,8 @@
 //!    steps 0 and 1 alternate for `rounds` sets (each a new set of ids, so both tables
 //!    grow alike), and each figure is the median of its rounds: on a shared 2-core machine
 //!    one single-node run moves by ±15% from the next, and a ratio of two single runs
-//!    with it;
+//!    with it; each timed phase starts on a settled machine (what the last one left
+//!    running, such as indexing behind its last acknowledgement or merges, has finished);
 //! 2. catch-up: pause, ingest a second set, resume, resume → the follower has them all;
 //! 3. idle lag: single writes on the leader, acknowledgement → visible on the follower;
 //! 4. lag while the leader ingests at half the rate it reached in step 1;
@@ -28,11 +29,14 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::corpus::{self, Doc};
-use super::cpu::{CpuPair, CpuUse, PhaseCpu};
+use super::cpu::{CpuPair, CpuUse, PhaseCpu, machine_cpu};
 use super::report::Latency;
 
 /// How long one lag probe may wait for its document on the follower.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The window in which [`settle`] looks at the machine, and the longest it waits.
+const SETTLE_STEP: Duration = Duration::from_millis(250);
+const SETTLE_MAX: Duration = Duration::from_secs(15);
 
 /// The scenario's sizes.
 #[derive(Debug, Clone)]
@@ -375,6 +379,31 @@ pub(crate) fn thirds(lags: &[Duration]) -> (Latency, Latency) {
     (first, last)
 }
 
+/// Waits until the machine is nearly idle (under a tenth of its CPU busy over
+/// [`SETTLE_STEP`]), at most [`SETTLE_MAX`], so what a phase leaves running — indexing
+/// behind the last acknowledgement, a scheduled refresh, merges — does not land in the next
+/// phase's clock. Without `/proc/stat` it waits one second.
+async fn settle() {
+    let deadline = Instant::now() + SETTLE_MAX;
+    let mut last = machine_cpu();
+    if last.is_none() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        return;
+    }
+    while Instant::now() < deadline {
+        tokio::time::sleep(SETTLE_STEP).await;
+        let now = machine_cpu();
+        if let (Some(a), Some(b)) = (last, now) {
+            let busy = b.busy.saturating_sub(a.busy);
+            let all = busy + b.idle.saturating_sub(a.idle);
+            if busy * 10 < all {
+                return;
+            }
+        }
+        last = now;
+    }
+}
+
 /// Runs steps 0–5 against `side`; `name` prefixes the progress lines.
 pub(crate) async fn run<R: Replication>(
     side: Arc<R>,
@@ -397,6 +426,7 @@ pub(crate) async fn run<R: Replication>(
                 prepare(&*side, Dest::Leader, &docs, plan.batch)?,
             )
         };
+        settle().await;
         say(format!("{round}: single-node ingest of {n} documents"));
         let before = CpuUse::take(side.cpu());
         let base = ingest(side.clone(), baseline, plan.clients, None).await?;
