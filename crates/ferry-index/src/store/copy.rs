@@ -56,9 +56,30 @@ pub(crate) fn write_record(out: &mut impl Write, rec: &CopyRecord<'_>) -> Result
     })?;
     out.write_all(&frame.to_le_bytes())
         .map_err(IndexError::storage)?;
-    postcard::to_io(rec, &mut *out)
+    postcard::to_io(rec, NoFlush(out))
         .map_err(|e| IndexError::Storage(format!("writing copy record [{}]: {e}", rec.id)))?;
     Ok(4 + len as u64)
+}
+
+/// `postcard::to_io` flushes its writer after every value. Records go to a buffered writer
+/// that must reach the file in large pieces: flushing it per record made one `write`
+/// call per document, each into a new page the kernel zeroed first (most of the leader's
+/// CPU while it wrote a copy; docs/benchmarks.md, ninth session).
+struct NoFlush<'w, W>(&'w mut W);
+
+impl<W: Write> Write for NoFlush<'_, W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.write(data)
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(data)
+    }
+
+    /// Nothing: the caller flushes once its part is written.
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl StateStore {

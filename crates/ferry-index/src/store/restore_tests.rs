@@ -313,3 +313,47 @@ proptest! {
         prop_assert_eq!(back, vec![owned]);
     }
 }
+
+/// Counts the flushes it is asked for.
+#[derive(Default)]
+struct Flushes {
+    bytes: Vec<u8>,
+    flushes: usize,
+}
+
+impl std::io::Write for Flushes {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.bytes.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.flushes += 1;
+        Ok(())
+    }
+}
+
+#[test]
+fn copy_records_never_flush_their_writer() {
+    let mut out = Flushes::default();
+    for seq_no in 0..3 {
+        let rec = CopyRecord {
+            seq_no,
+            primary_term: 1,
+            version: 1,
+            id: "doc",
+            routing: None,
+            source: Some(b"{}"),
+            timestamp_millis: 7,
+        };
+        write_record(&mut out, &rec).unwrap();
+    }
+    assert_eq!(
+        out.flushes, 0,
+        "a flush per record is a write call per document"
+    );
+    let back: Vec<_> = CopyReader::new(out.bytes.as_slice())
+        .collect::<crate::Result<_>>()
+        .unwrap();
+    assert_eq!(back.len(), 3);
+}
