@@ -57,6 +57,10 @@ pub(super) struct Staged {
     pub(super) session: CopySession,
     pub(super) path: PathBuf,
     pub(super) file: Arc<std::fs::File>,
+    /// Taken to write into `file`: chunks are checked in parallel but written one at a
+    /// time, as the kernel would anyway (the file's inode lock), without threads spinning
+    /// on that lock while another writes.
+    writing: Arc<parking_lot::Mutex<()>>,
     done: Vec<bool>,
     requested: Vec<bool>,
     mismatches: Vec<u32>,
@@ -86,11 +90,11 @@ enum Fetched {
 type ChunkAnswer = (usize, Fetched);
 
 /// Checks `data` (chunk at `offset`, `len` bytes, announced with `crc`) against the
-/// checksum the session recorded, `want`, and writes it into `file`: on the blocking pool,
-/// so the chunks in flight are checked and written in parallel, and the round keeps
+/// checksum the session recorded, `want`, and writes it into `file` holding `writing`: on
+/// the blocking pool, so the chunks in flight are checked in parallel, and the round keeps
 /// asking for more meanwhile.
 async fn stage(
-    file: Arc<std::fs::File>,
+    (file, writing): (Arc<std::fs::File>, Arc<parking_lot::Mutex<()>>),
     data: Bytes,
     crc: u32,
     want: u32,
@@ -101,6 +105,7 @@ async fn stage(
         if data.len() as u64 != len || crc != want || crc32fast::hash(&data) != want {
             return Fetched::Mismatch;
         }
+        let _writing = writing.lock();
         match file.write_all_at(&data, offset) {
             Ok(()) => Fetched::Staged,
             Err(e) => Fetched::Write(e),
@@ -249,6 +254,7 @@ impl CopyFetch {
             session,
             path,
             file: Arc::new(file),
+            writing: Arc::default(),
             done: vec![false; chunks],
             requested: vec![false; chunks],
             mismatches: vec![0; chunks],
@@ -303,7 +309,8 @@ impl CopyFetch {
                     self.stats.lock().chunks_retried += 1;
                 }
                 let (channel, id) = (channel.clone(), session.session_id.clone());
-                let (file, want) = (staged.file.clone(), session.chunk_crc32[i]);
+                let file = (staged.file.clone(), staged.writing.clone());
+                let want = session.chunk_crc32[i];
                 in_flight.spawn(async move {
                     let call =
                         leader_client::get_copy_chunk(channel, &id, i as u64, max_message, timeout);
