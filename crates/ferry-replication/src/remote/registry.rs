@@ -41,6 +41,14 @@ pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a handshake may take once connected.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// HTTP/2 receive windows of the replication channel. Bootstrap chunks (1mb, 5 in flight)
+/// and `ReadOps` answers are megabytes each: hyper's default 5 MiB connection window let
+/// one chunk round's answers stall the connection until the follower had read them.
+const CHANNEL_CONNECTION_WINDOW: u32 = 64 << 20;
+const CHANNEL_STREAM_WINDOW: u32 = 16 << 20;
+/// Largest HTTP/2 frame the leader may send on it (hyper's default is 16 KiB: 64 frames,
+/// each parsed and copied on its own, per megabyte).
+const CHANNEL_MAX_FRAME: u32 = 1 << 20;
 /// ES's `cluster.remote.initial_connect_timeout`, as `/_remote/info` shows it.
 const INITIAL_CONNECT_TIMEOUT: &str = "30s";
 
@@ -265,9 +273,16 @@ async fn run(
                     "connected to remote cluster"
                 );
                 // The channel first, so that `connected` always comes with one.
-                *channel.write() = Endpoint::from_shared(format!("http://{address}"))
-                    .ok()
-                    .map(|e| e.connect_timeout(CONNECT_TIMEOUT).connect_lazy());
+                *channel.write() =
+                    Endpoint::from_shared(format!("http://{address}"))
+                        .ok()
+                        .map(|e| {
+                            e.connect_timeout(CONNECT_TIMEOUT)
+                                .initial_connection_window_size(CHANNEL_CONNECTION_WINDOW)
+                                .initial_stream_window_size(CHANNEL_STREAM_WINDOW)
+                                .max_frame_size(CHANNEL_MAX_FRAME)
+                                .connect_lazy()
+                        });
                 *state.write() = ConnectionState {
                     connected: true,
                     cluster_name: Some(answer.cluster_name),
