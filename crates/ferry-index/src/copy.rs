@@ -134,7 +134,8 @@ impl Shard {
     /// Writes a point-in-time copy of the shard's live documents to `out` (blocking IO;
     /// call from a blocking context). One redb read transaction is the view: writes
     /// applied meanwhile are not in it, and [`CopyInfo::checkpoint`] is that view's local
-    /// checkpoint. Sources are streamed from the store, not buffered.
+    /// checkpoint. `out` is handed whole 1 MiB blocks and the rest at the end (it needs
+    /// no buffer of its own).
     pub fn write_copy(&self, out: &mut (dyn std::io::Write + Send)) -> Result<CopyInfo> {
         self.copy_state(&mut [out])
     }

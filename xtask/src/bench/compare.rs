@@ -73,7 +73,7 @@ const ROWS: [Row; 9] = [
         unit: "ms",
         better: Better::Lower,
         goal: Goal::AtMost(1_000.0),
-        value: |f| Some(ms(f.tail)),
+        value: |f| Some(ms(f.tail())),
     },
     Row {
         key: "catch_up",
@@ -280,13 +280,8 @@ pub(crate) fn table(ferry: Option<&Figures>, pg: Option<&Figures>) -> String {
                     .rounds
                     .iter()
                     .map(|r| {
-                        format!(
-                            "{} / {} docs/s",
-                            number(f.docs as f64 / r.baseline.as_secs_f64().max(f64::MIN_POSITIVE)),
-                            number(
-                                f.docs as f64 / r.replicated.as_secs_f64().max(f64::MIN_POSITIVE)
-                            ),
-                        )
+                        let (single, end_to_end) = r.rates(f.docs);
+                        format!("{} / {} docs/s", number(single), number(end_to_end))
                     })
                     .collect();
                 out.push_str(&format!(

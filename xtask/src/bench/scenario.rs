@@ -174,6 +174,11 @@ pub(crate) struct Round {
 }
 
 impl Round {
+    /// Single-node and end-to-end throughput of a round of `docs` documents, docs/s.
+    pub fn rates(&self, docs: usize) -> (f64, f64) {
+        (per_sec(docs, self.baseline), per_sec(docs, self.replicated))
+    }
+
     fn json(&self) -> Value {
         json!({
             "single_node_seconds": self.baseline.as_secs_f64(),
@@ -195,14 +200,8 @@ fn median(mut values: Vec<Duration>) -> Duration {
 pub(crate) struct Figures {
     /// Documents per set.
     pub docs: usize,
-    /// Steps 0 and 1, round by round.
+    /// Steps 0 and 1, round by round (the figures are their medians).
     pub rounds: Vec<Round>,
-    /// Medians over the rounds of single-node ingest, the leader's ingest, first write →
-    /// follower has all, and the tail.
-    pub baseline: Duration,
-    pub leader_ingest: Duration,
-    pub replicated: Duration,
-    pub tail: Duration,
     /// Step 2: ingest while paused, and resume → follower has all.
     pub backlog_ingest: Duration,
     pub catch_up: Duration,
@@ -232,14 +231,33 @@ fn ms(d: Duration) -> f64 {
 }
 
 impl Figures {
+    fn median_of(&self, field: impl Fn(&Round) -> Duration) -> Duration {
+        median(self.rounds.iter().map(field).collect())
+    }
+    /// Single-node ingest wall time of one set (median of the rounds).
+    pub fn baseline(&self) -> Duration {
+        self.median_of(|r| r.baseline)
+    }
+    /// The leader's ingest wall time of one set while followed (median).
+    pub fn leader_ingest(&self) -> Duration {
+        self.median_of(|r| r.leader_ingest)
+    }
+    /// First write → follower has all (median).
+    pub fn replicated(&self) -> Duration {
+        self.median_of(|r| r.replicated)
+    }
+    /// Last leader acknowledgement → follower has all (median).
+    pub fn tail(&self) -> Duration {
+        self.median_of(|r| r.tail)
+    }
     pub fn baseline_rate(&self) -> f64 {
-        per_sec(self.docs, self.baseline)
+        per_sec(self.docs, self.baseline())
     }
     pub fn leader_rate(&self) -> f64 {
-        per_sec(self.docs, self.leader_ingest)
+        per_sec(self.docs, self.leader_ingest())
     }
     pub fn replicated_rate(&self) -> f64 {
-        per_sec(self.docs, self.replicated)
+        per_sec(self.docs, self.replicated())
     }
     pub fn catch_up_rate(&self) -> f64 {
         per_sec(self.docs, self.catch_up)
@@ -254,13 +272,13 @@ impl Figures {
         json!({
             "docs_per_set": self.docs,
             "rounds": self.rounds.iter().map(Round::json).collect::<Vec<_>>(),
-            "single_node_ingest": { "seconds": self.baseline.as_secs_f64(), "docs_per_sec": self.baseline_rate().round() },
+            "single_node_ingest": { "seconds": self.baseline().as_secs_f64(), "docs_per_sec": self.baseline_rate().round() },
             "end_to_end": {
-                "leader_ingest_seconds": self.leader_ingest.as_secs_f64(),
+                "leader_ingest_seconds": self.leader_ingest().as_secs_f64(),
                 "leader_docs_per_sec": self.leader_rate().round(),
-                "replicated_seconds": self.replicated.as_secs_f64(),
+                "replicated_seconds": self.replicated().as_secs_f64(),
                 "replicated_docs_per_sec": self.replicated_rate().round(),
-                "tail_ms": ms(self.tail),
+                "tail_ms": ms(self.tail()),
             },
             "catch_up": {
                 "backlog_ingest_seconds": self.backlog_ingest.as_secs_f64(),
@@ -454,11 +472,10 @@ pub(crate) async fn run<R: Replication>(
             replicated: complete - a.started,
             tail: complete.saturating_duration_since(a.last_ack),
         };
+        let (single, end_to_end) = done.rates(n);
         say(format!(
-            "{round}: single-node {:.0} docs/s, end-to-end {:.0} docs/s ({:.2}×), tail {:.1?}",
-            per_sec(n, done.baseline),
-            per_sec(n, done.replicated),
-            done.baseline.as_secs_f64() / done.replicated.as_secs_f64().max(f64::MIN_POSITIVE),
+            "{round}: single-node {single:.0} docs/s, end-to-end {end_to_end:.0} docs/s ({:.2}×), tail {:.1?}",
+            end_to_end / single.max(f64::MIN_POSITIVE),
             done.tail,
         ));
         measured.push(done);
@@ -510,10 +527,6 @@ pub(crate) async fn run<R: Replication>(
     };
     Ok(Figures {
         docs: n,
-        baseline: median(measured.iter().map(|m| m.baseline).collect()),
-        leader_ingest: leader_took,
-        replicated: median(measured.iter().map(|m| m.replicated).collect()),
-        tail: median(measured.iter().map(|m| m.tail).collect()),
         rounds: measured,
         backlog_ingest: b.wall,
         catch_up,

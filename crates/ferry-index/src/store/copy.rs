@@ -26,8 +26,8 @@ use super::records::{
 };
 use crate::{CopyInfo, IndexError, Result};
 
-/// Output buffer: small records are batched, a source larger than this bypasses it.
-const OUT_BUFFER: usize = 64 * 1024;
+/// A part reaches its writer in whole blocks of this size ([`BlockWriter`]).
+const OUT_BLOCK: usize = 1 << 20;
 
 /// A document as a copy record: the same fields, in the same order and with the same
 /// serde shapes, as [`crate::ReplicatedOp`] (so it decodes as one), but borrowed.
@@ -61,10 +61,10 @@ pub(crate) fn write_record(out: &mut impl Write, rec: &CopyRecord<'_>) -> Result
     Ok(4 + len as u64)
 }
 
-/// `postcard::to_io` flushes its writer after every value. Records go to a buffered writer
-/// that must reach the file in large pieces: flushing it per record made one `write`
-/// call per document, each into a new page the kernel zeroed first (most of the leader's
-/// CPU while it wrote a copy; docs/benchmarks.md, ninth session).
+/// `postcard::to_io` flushes its writer after every value. Records go to a
+/// [`BlockWriter`] that must reach the file in whole blocks: flushing it per record made
+/// one `write` call per document, each into a new page the kernel zeroed first (most of
+/// the leader's CPU while it wrote a copy; docs/benchmarks.md, ninth session).
 struct NoFlush<'w, W>(&'w mut W);
 
 impl<W: Write> Write for NoFlush<'_, W> {
@@ -79,6 +79,46 @@ impl<W: Write> Write for NoFlush<'_, W> {
     /// Nothing: the caller flushes once its part is written.
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// Batches a part's records and hands its writer whole [`OUT_BLOCK`]-byte blocks only, the
+/// rest when flushed at the end. Written to a file being created, every write then starts
+/// and ends on a page boundary, so the kernel never zeroes the part of a new page-cache
+/// page a write leaves uncovered only for the next write to fill it (a `BufWriter` writes
+/// whatever it holds as soon as the next piece does not fit, at any offset).
+struct BlockWriter<W> {
+    out: W,
+    block: Vec<u8>,
+}
+
+impl<W: Write> BlockWriter<W> {
+    fn new(out: W) -> Self {
+        Self {
+            out,
+            block: Vec::with_capacity(OUT_BLOCK),
+        }
+    }
+}
+
+impl<W: Write> Write for BlockWriter<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(OUT_BLOCK - self.block.len());
+        self.block.extend_from_slice(&data[..n]);
+        if self.block.len() == OUT_BLOCK {
+            self.out.write_all(&self.block)?;
+            self.block.clear();
+        }
+        Ok(n)
+    }
+
+    /// Writes the partial block held (only the end of a part is flushed).
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.block.is_empty() {
+            self.out.write_all(&self.block)?;
+            self.block.clear();
+        }
+        self.out.flush()
     }
 }
 
@@ -194,7 +234,7 @@ fn write_part(
     };
     let mut superseded = superseded.range(from..=to).map_err(db_err)?;
     let mut next_superseded = next_key(&mut superseded)?;
-    let mut out = std::io::BufWriter::with_capacity(OUT_BUFFER, out);
+    let mut out = BlockWriter::new(out);
     let (mut written_docs, mut bytes) = (0u64, 0u64);
     for entry in history.range(from..=to).map_err(db_err)? {
         let (seq_no, entry) = entry.map_err(db_err)?;
@@ -234,7 +274,44 @@ fn next_key(superseded: &mut redb::Range<'_, u64, ()>) -> Result<Option<u64>> {
 
 #[cfg(test)]
 mod tests {
-    use super::part_bounds;
+    use std::io::Write;
+
+    use super::{BlockWriter, OUT_BLOCK, part_bounds};
+
+    /// Records the size of every write it is handed.
+    #[derive(Default)]
+    struct Writes {
+        bytes: Vec<u8>,
+        sizes: Vec<usize>,
+    }
+
+    impl Write for Writes {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.bytes.extend_from_slice(data);
+            self.sizes.push(data.len());
+            Ok(data.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn block_writer_writes_whole_blocks_then_the_rest() {
+        let data: Vec<u8> = (0..OUT_BLOCK * 2 + 12_345)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut w = BlockWriter::new(Writes::default());
+        // Pieces of odd sizes, as records arrive.
+        for piece in data.chunks(65_521) {
+            w.write_all(piece).unwrap();
+        }
+        w.flush().unwrap();
+        w.flush().unwrap();
+        assert_eq!(w.out.bytes, data);
+        assert_eq!(w.out.sizes, [OUT_BLOCK, OUT_BLOCK, 12_345]);
+    }
 
     #[test]
     fn part_bounds_cut_the_span_into_contiguous_ranges() {

@@ -56,14 +56,30 @@ const CHUNK_MESSAGE_SLACK: usize = 64 * 1024;
 pub(super) struct Staged {
     pub(super) session: CopySession,
     pub(super) path: PathBuf,
-    pub(super) file: Arc<std::fs::File>,
-    /// Taken to write into `file`: chunks are checked in parallel but written one at a
-    /// time, as the kernel would anyway (the file's inode lock), without threads spinning
-    /// on that lock while another writes.
-    writing: Arc<parking_lot::Mutex<()>>,
+    pub(super) file: Arc<StagedFile>,
     done: Vec<bool>,
     requested: Vec<bool>,
     mismatches: Vec<u32>,
+}
+
+/// The staged copy's file. Chunks are checked in parallel but written one at a time, as
+/// the kernel would anyway (the file's inode lock), without threads spinning on that lock
+/// while another writes.
+pub(super) struct StagedFile {
+    file: std::fs::File,
+    writing: Mutex<()>,
+}
+
+impl StagedFile {
+    fn write_all_at(&self, data: &[u8], offset: u64) -> std::io::Result<()> {
+        let _writing = self.writing.lock();
+        self.file.write_all_at(data, offset)
+    }
+
+    /// A positional read (the staged copy is read back once complete).
+    pub(super) fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.file.read_at(buf, offset)
+    }
 }
 
 impl Staged {
@@ -90,11 +106,11 @@ enum Fetched {
 type ChunkAnswer = (usize, Fetched);
 
 /// Checks `data` (chunk at `offset`, `len` bytes, announced with `crc`) against the
-/// checksum the session recorded, `want`, and writes it into `file` holding `writing`: on
-/// the blocking pool, so the chunks in flight are checked in parallel, and the round keeps
-/// asking for more meanwhile.
+/// checksum the session recorded, `want`, and writes it into `file`: on the blocking pool,
+/// so the chunks in flight are checked in parallel, and the round keeps asking for more
+/// meanwhile.
 async fn stage(
-    (file, writing): (Arc<std::fs::File>, Arc<parking_lot::Mutex<()>>),
+    file: Arc<StagedFile>,
     data: Bytes,
     crc: u32,
     want: u32,
@@ -105,7 +121,6 @@ async fn stage(
         if data.len() as u64 != len || crc != want || crc32fast::hash(&data) != want {
             return Fetched::Mismatch;
         }
-        let _writing = writing.lock();
         match file.write_all_at(&data, offset) {
             Ok(()) => Fetched::Staged,
             Err(e) => Fetched::Write(e),
@@ -253,8 +268,10 @@ impl CopyFetch {
         Ok(Staged {
             session,
             path,
-            file: Arc::new(file),
-            writing: Arc::default(),
+            file: Arc::new(StagedFile {
+                file,
+                writing: Mutex::new(()),
+            }),
             done: vec![false; chunks],
             requested: vec![false; chunks],
             mismatches: vec![0; chunks],
@@ -309,8 +326,7 @@ impl CopyFetch {
                     self.stats.lock().chunks_retried += 1;
                 }
                 let (channel, id) = (channel.clone(), session.session_id.clone());
-                let file = (staged.file.clone(), staged.writing.clone());
-                let want = session.chunk_crc32[i];
+                let (file, want) = (staged.file.clone(), session.chunk_crc32[i]);
                 in_flight.spawn(async move {
                     let call =
                         leader_client::get_copy_chunk(channel, &id, i as u64, max_message, timeout);

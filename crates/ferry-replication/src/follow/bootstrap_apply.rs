@@ -6,14 +6,13 @@
 //! Deliberately not here: fetching (the staged file is complete and verified chunk by
 //! chunk before this runs) and the lease and planner ([`super::bootstrap_run`]).
 
-use std::os::unix::fs::FileExt as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use ferry_index::{CopyReader, ReplicatedOp};
 use tracing::info;
 
-use super::bootstrap::{CopyFetch, io_error};
+use super::bootstrap::{CopyFetch, StagedFile, io_error};
 use super::events::{ErrorKind, TaskError};
 use super::params::FollowParameters;
 use super::task::FollowerShard;
@@ -109,12 +108,12 @@ fn next_batch(
 
 /// Sequential reads over a shared file through positional reads.
 struct ReadAt {
-    file: Arc<std::fs::File>,
+    file: Arc<StagedFile>,
     offset: u64,
 }
 
 impl ReadAt {
-    fn new(file: Arc<std::fs::File>) -> Self {
+    fn new(file: Arc<StagedFile>) -> Self {
         Self { file, offset: 0 }
     }
 }

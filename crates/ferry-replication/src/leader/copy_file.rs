@@ -10,15 +10,12 @@
 //! Deliberately not here: what the copy holds (ferry-index) and how chunks are served.
 
 use std::fs::File;
-use std::io::Write;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 
 use ferry_index::{CopyInfo, IndexError, Shard};
 use tracing::warn;
 
-/// Each part's file is written in blocks of this size ([`BlockWriter`]).
-const PART_BLOCK: usize = 1 << 20;
 /// At most this many threads write one copy.
 const MAX_PARTS: usize = 4;
 
@@ -46,46 +43,6 @@ fn create_part(path: &Path) -> std::io::Result<File> {
         .create(true)
         .truncate(true)
         .open(path)
-}
-
-/// Hands its file whole [`PART_BLOCK`]-byte blocks only, the rest when flushed at the
-/// end. Every write then starts and ends on a page boundary of a file being created, so
-/// the kernel never zeroes the part of a new page-cache page a write leaves uncovered
-/// only for the next write to fill it (a `BufWriter` writes whatever it holds as soon as
-/// the next piece does not fit, at any offset).
-struct BlockWriter<W> {
-    out: W,
-    block: Vec<u8>,
-}
-
-impl<W: Write> BlockWriter<W> {
-    fn new(out: W) -> Self {
-        Self {
-            out,
-            block: Vec::with_capacity(PART_BLOCK),
-        }
-    }
-}
-
-impl<W: Write> Write for BlockWriter<W> {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let n = data.len().min(PART_BLOCK - self.block.len());
-        self.block.extend_from_slice(&data[..n]);
-        if self.block.len() == PART_BLOCK {
-            self.out.write_all(&self.block)?;
-            self.block.clear();
-        }
-        Ok(n)
-    }
-
-    /// Writes the partial block held (only the end of a part is flushed).
-    fn flush(&mut self) -> std::io::Result<()> {
-        if !self.block.is_empty() {
-            self.out.write_all(&self.block)?;
-            self.block.clear();
-        }
-        self.out.flush()
-    }
 }
 
 /// One part of a written copy: its file and where it sits in the whole.
@@ -179,7 +136,7 @@ pub(super) fn write_parts(
             len: 0,
         });
         let writer = writer.map_err(|e| io("cannot open a copy session file", e))?;
-        outs.push(BlockWriter::new(writer));
+        outs.push(writer);
     }
     let info = {
         let mut refs: Vec<&mut (dyn std::io::Write + Send)> = outs
@@ -188,10 +145,6 @@ pub(super) fn write_parts(
             .collect();
         shard.write_copy_parts(&mut refs)?
     };
-    for mut out in outs {
-        out.flush()
-            .map_err(|e| io("cannot write a copy session file", e))?;
-    }
     copy.measure()
         .map_err(|e| io("cannot stat a copy session file", e))?;
     if copy.len() != info.bytes {
@@ -225,42 +178,9 @@ pub(super) fn chunk_crcs(copy: &CopyFile, chunk: u64) -> std::io::Result<Vec<u32
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
-
-    /// Records the size of every write it is handed.
-    #[derive(Default)]
-    struct Writes {
-        bytes: Vec<u8>,
-        sizes: Vec<usize>,
-    }
-
-    impl Write for Writes {
-        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            self.bytes.extend_from_slice(data);
-            self.sizes.push(data.len());
-            Ok(data.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn block_writer_writes_whole_blocks_then_the_rest() {
-        let data: Vec<u8> = (0..PART_BLOCK * 2 + 12_345)
-            .map(|i| (i % 251) as u8)
-            .collect();
-        let mut w = BlockWriter::new(Writes::default());
-        // Pieces of odd sizes, as a buffered writer above it hands them on.
-        for piece in data.chunks(65_521) {
-            w.write_all(piece).unwrap();
-        }
-        w.flush().unwrap();
-        w.flush().unwrap();
-        assert_eq!(w.out.bytes, data);
-        assert_eq!(w.out.sizes, [PART_BLOCK, PART_BLOCK, 12_345]);
-    }
 
     /// A copy of `pieces` as its parts, each in a file of `dir`.
     fn copy_of(dir: &Path, pieces: &[&[u8]]) -> CopyFile {
