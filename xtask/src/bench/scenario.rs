@@ -454,6 +454,7 @@ pub(crate) async fn run<R: Replication>(
             side.start_following().await?;
         }
 
+        settle().await;
         say(format!(
             "{round}: end-to-end: ingest on the leader while the follower follows"
         ));
